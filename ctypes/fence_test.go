@@ -1,0 +1,35 @@
+package ctypes_test
+
+import (
+	"go/parser"
+	"go/token"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestUnsafeIsFenced enforces that only files named *_unsafe.go import
+// unsafe.
+func TestUnsafeIsFenced(t *testing.T) {
+	entries, err := os.ReadDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !strings.HasSuffix(name, ".go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range f.Imports {
+			if path, _ := strconv.Unquote(imp.Path.Value); path == "unsafe" && !strings.HasSuffix(name, "_unsafe.go") {
+				t.Errorf("%s imports unsafe; unsafe code belongs in *_unsafe.go files", name)
+			}
+		}
+	}
+}

@@ -1,0 +1,36 @@
+//go:build race
+
+package race
+
+import (
+	"runtime"
+	"unsafe"
+)
+
+// Enabled reports whether the binary was built with -race.
+const Enabled = true
+
+const slots = 1 << 12
+
+// syncVars are globals, which the detector tracks; shared-memory addresses
+// are not.
+var syncVars [slots]uint64
+
+func slot(addr unsafe.Pointer) unsafe.Pointer {
+	a := uintptr(addr)
+	a ^= a >> 12
+	a *= 0x9E3779B97F4A7C15
+	return unsafe.Pointer(&syncVars[(a>>52)%slots])
+}
+
+// Acquire records that the caller observed a Release on addr.
+func Acquire(addr unsafe.Pointer) { runtime.RaceAcquire(slot(addr)) }
+
+// Release records a publication on addr that a later Acquire observes.
+func Release(addr unsafe.Pointer) { runtime.RaceReleaseMerge(slot(addr)) }
+
+// Disable and Enable bracket code whose accesses the detector must ignore.
+func Disable() { runtime.RaceDisable() }
+
+// Enable ends a Disable.
+func Enable() { runtime.RaceEnable() }
