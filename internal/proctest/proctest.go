@@ -112,11 +112,10 @@ type Options struct {
 
 // Child is a running child process.
 type Child struct {
-	Cmd    *exec.Cmd
-	out    bytes.Buffer
-	done   chan struct{}
-	err    error
-	waited atomic.Bool
+	Cmd  *exec.Cmd
+	out  bytes.Buffer
+	done chan struct{}
+	err  error
 }
 
 // Start re-executes the test binary as role with args. The child is killed

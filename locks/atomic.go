@@ -1,0 +1,51 @@
+package locks
+
+import (
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func casWord(p *uint32, old, new uint32) bool { return atomic.CompareAndSwapUint32(p, old, new) }
+func swapWord(p *uint32, new uint32) uint32   { return atomic.SwapUint32(p, new) }
+
+// Spinning. A waiter on a word that another process will change within
+// microseconds is best served by watching the word: a futex sleep and wake
+// costs tens of microseconds on a VM. spinIters bounds the watch (a few
+// microseconds on current CPUs) so a long wait still ends in the kernel,
+// burning nothing. The loop yields the processor regularly so that a peer
+// goroutine on this thread's P can run.
+const spinIters = 2000
+
+// spin watches cond for a bounded time and reports whether it became true.
+func spin(cond func() bool) bool {
+	for i := 0; i < spinIters; i++ {
+		if cond() {
+			return true
+		}
+		if i&127 == 127 {
+			runtime.Gosched()
+		}
+	}
+	return false
+}
+
+// livenessInterval bounds a sleep on a word whose owner may have died
+// without the kernel noticing (pid namespaces, a robust list too long for
+// the kernel's walk). After it, the waiter checks the owner and sleeps again.
+const livenessInterval = 250 * time.Millisecond
+
+// maxPid is PID_MAX_LIMIT on 64-bit Linux: no thread or process id is
+// larger, so a larger owner id is garbage and its "owner" is dead.
+const maxPid = 1 << 22
+
+// alive reports whether the thread or process id is in use. EPERM (exists,
+// not ours to signal) counts as alive.
+func alive(id uint32) bool {
+	if id == 0 || id > maxPid {
+		return false
+	}
+	return unix.Kill(int(id), 0) != unix.ESRCH
+}

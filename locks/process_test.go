@@ -1,0 +1,536 @@
+package locks
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shmkit/shmkit/internal/proctest"
+)
+
+// Roles run in re-executed children. Args: segment name, then role-specific
+// numbers. Exit 0 on success.
+var roles = map[string]proctest.Role{
+	"count": func() int { // name, n
+		s := openShared(proctest.Args()[0])
+		n := argInt(1)
+		for i := 0; i < n; i++ {
+			s.mu.Lock()
+			s.counter++ // plain: the lock is the only guard
+			s.mu.Unlock()
+		}
+		return 0
+	},
+	"sem": func() int { // name, iterations
+		s := openShared(proctest.Args()[0])
+		for i := argInt(1); i > 0; i-- {
+			if err := s.sem.Acquire(context.Background()); err != nil {
+				fail("acquire: %v", err)
+			}
+			in := atomic.AddInt32(&s.inside, 1)
+			for {
+				m := atomic.LoadInt32(&s.maxIn)
+				if in <= m || atomic.CompareAndSwapInt32(&s.maxIn, m, in) {
+					break
+				}
+			}
+			for j := 0; j < 100; j++ {
+				_ = atomic.LoadInt32(&s.inside)
+			}
+			atomic.AddInt32(&s.inside, -1)
+			s.sem.Release()
+		}
+		return 0
+	},
+	"event-wait": func() int { // name, goroutines
+		s := openShared(proctest.Args()[0])
+		var wg sync.WaitGroup
+		for g := argInt(1); g > 0; g-- {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				atomic.AddUint32(&s.arrived, 1)
+				if err := s.ev.Wait(context.Background()); err != nil {
+					fail("wait: %v", err)
+				}
+				atomic.AddUint32(&s.woken, 1)
+			}()
+		}
+		wg.Wait()
+		return 0
+	},
+	"barrier": func() int { // name, goroutines
+		s := openShared(proctest.Args()[0])
+		var wg sync.WaitGroup
+		for g := argInt(1); g > 0; g-- {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for gen := 0; gen < barrierGens; gen++ {
+					i, err := s.bar.Wait(context.Background())
+					if err != nil {
+						fail("barrier gen %d: %v", gen, err)
+					}
+					if i < 0 || i >= barrierParties {
+						fail("index %d", i)
+					}
+					atomic.AddUint32(&s.seen[gen][i], 1)
+				}
+			}()
+		}
+		wg.Wait()
+		return 0
+	},
+	"barrier-die": func() int { // name: arrive, then wait to be killed
+		s := openShared(proctest.Args()[0])
+		_, err := s.bar.Wait(context.Background())
+		fail("barrier returned %v", err)
+		return 1
+	},
+	"cond-wait": func() int { // name
+		s := openShared(proctest.Args()[0])
+		s.condMu.Lock()
+		atomic.AddUint32(&s.arrived, 1)
+		s.cond.Wait(&s.condMu)
+		atomic.AddUint32(&s.woken, 1)
+		s.condMu.Unlock()
+		return 0
+	},
+	"rmutex-hold": func() int { // name: hold rm (twice) until go_ is set
+		s := openShared(proctest.Args()[0])
+		s.rm.Lock()
+		s.rm.Lock()
+		atomic.StoreUint32(&s.holding, 1)
+		if err := s.go_.Wait(context.Background()); err != nil {
+			fail("wait: %v", err)
+		}
+		s.rm.Unlock()
+		atomic.StoreUint32(&s.holding, 2) // still held once
+		s.rm.Unlock()
+		return 0
+	},
+	"die-holding": func() int { // name, which (0 Mutex, 1 RMutex): lock, then wait to be killed
+		s := openShared(proctest.Args()[0])
+		if argInt(1) == 0 {
+			s.mu.Lock()
+		} else {
+			s.rm.Lock()
+			s.rm.Lock()
+		}
+		atomic.StoreUint32(&s.holding, 1)
+		for {
+			time.Sleep(time.Hour) // not select{}: the runtime would call that a deadlock
+		}
+	},
+	"kill-rounds": func() int { // name, seed: lock random subsets forever
+		s := openShared(proctest.Args()[0])
+		seed, _ := strconv.ParseUint(proctest.Args()[1], 10, 64)
+		r := rand.New(rand.NewPCG(seed, 0))
+		for {
+			var order []int
+			for i := 0; i < killLocks; i++ {
+				if r.IntN(4) == 0 {
+					order = append(order, i)
+				}
+			}
+			for _, i := range order {
+				atomic.StoreInt32(&s.op, int32(i))
+				s.locks[i].Lock()
+				atomic.StoreUint32(&s.held[i], 1)
+			}
+			atomic.StoreUint32(&s.holding, 1)
+			for j := r.IntN(5000); j > 0; j-- { // hold a while
+				_ = atomic.LoadUint32(&s.stop)
+			}
+			for _, i := range order {
+				atomic.StoreInt32(&s.op, int32(i))
+				atomic.StoreUint32(&s.held[i], 0)
+				s.locks[i].Unlock()
+			}
+			atomic.StoreInt32(&s.op, -1)
+		}
+	},
+	"idle-wait": func() int { // name: wait on ev
+		s := openShared(proctest.Args()[0])
+		atomic.StoreUint32(&s.arrived, 1)
+		if err := s.ev.Wait(context.Background()); err != nil {
+			fail("wait: %v", err)
+		}
+		return 0
+	},
+	"pingpong-event": func() int { // name: answer pingA with pingB until stop
+		s := openShared(proctest.Args()[0])
+		for {
+			if err := s.pingA.Wait(context.Background()); err != nil {
+				fail("wait: %v", err)
+			}
+			s.pingA.Clear()
+			if atomic.LoadUint32(&s.stop) != 0 {
+				return 0
+			}
+			s.pingB.Set()
+		}
+	},
+	"pingpong-sem": func() int { // name: answer semA with semB until stop
+		s := openShared(proctest.Args()[0])
+		for {
+			if err := s.semA.Acquire(context.Background()); err != nil {
+				fail("acquire: %v", err)
+			}
+			if atomic.LoadUint32(&s.stop) != 0 {
+				return 0
+			}
+			s.semB.Release()
+		}
+	},
+	"contend": func() int { // name: increment under mu until stop
+		s := openShared(proctest.Args()[0])
+		atomic.StoreUint32(&s.arrived, 1)
+		for atomic.LoadUint32(&s.stop) == 0 {
+			s.mu.Lock()
+			s.counter++
+			s.mu.Unlock()
+		}
+		return 0
+	},
+}
+
+const childTimeout = 2 * time.Minute
+
+// waitFor polls cond until it holds; a hang fails the test instead of the
+// whole binary. It measures nothing.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(childTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestCounterAcrossProcesses(t *testing.T) {
+	name, s := newShared(t)
+	const procs, n = 4, 100000
+	var cs []*proctest.Child
+	for i := 0; i < procs; i++ {
+		cs = append(cs, proctest.Start(t, "count", []string{name, strconv.Itoa(n)}, nil))
+	}
+	for _, c := range cs {
+		c.MustSucceed(t, childTimeout)
+	}
+	if s.counter != procs*n {
+		t.Fatalf("counter = %d, want %d", s.counter, procs*n)
+	}
+}
+
+func TestSemaphoreAdmitsAtMostN(t *testing.T) {
+	name, s := newShared(t)
+	const n = 2
+	s.sem.Init(n)
+	var cs []*proctest.Child
+	for i := 0; i < 4; i++ {
+		cs = append(cs, proctest.Start(t, "sem", []string{name, "20000"}, nil))
+	}
+	for _, c := range cs {
+		c.MustSucceed(t, childTimeout)
+	}
+	if m := atomic.LoadInt32(&s.maxIn); m > n || m < 1 {
+		t.Fatalf("at most %d inside at once, saw %d", n, m)
+	}
+	if v := s.sem.Value(); v != n {
+		t.Fatalf("final count %d, want %d", v, n)
+	}
+}
+
+func TestEventSetWakesAll(t *testing.T) {
+	name, s := newShared(t)
+	const procs, gs = 3, 50
+	var cs []*proctest.Child
+	for i := 0; i < procs; i++ {
+		cs = append(cs, proctest.Start(t, "event-wait", []string{name, strconv.Itoa(gs)}, nil))
+	}
+	waitFor(t, "waiters", func() bool { return atomic.LoadUint32(&s.arrived) == procs*gs })
+	// Every waiter announced itself and the event is unset, so none can have
+	// returned; give them a moment to reach the kernel, then check.
+	waitFor(t, "sleepers", func() bool { return atomic.LoadUint32(&s.ev.word)&eventWaiters != 0 })
+	if w := atomic.LoadUint32(&s.woken); w != 0 {
+		t.Fatalf("%d waiters returned before Set", w)
+	}
+	s.ev.Set()
+	for _, c := range cs {
+		c.MustSucceed(t, childTimeout)
+	}
+	if w := atomic.LoadUint32(&s.woken); w != procs*gs {
+		t.Fatalf("woken %d, want %d", w, procs*gs)
+	}
+}
+
+func TestBarrierAcrossProcesses(t *testing.T) {
+	name, s := newShared(t)
+	s.bar.Init(barrierParties)
+	// Two processes with one waiter each and the parent: three parties.
+	var cs []*proctest.Child
+	for i := 0; i < barrierParties-1; i++ {
+		cs = append(cs, proctest.Start(t, "barrier", []string{name, "1"}, nil))
+	}
+	for gen := 0; gen < barrierGens; gen++ {
+		i, err := s.bar.Wait(context.Background())
+		if err != nil {
+			t.Fatalf("gen %d: %v", gen, err)
+		}
+		atomic.AddUint32(&s.seen[gen][i], 1)
+	}
+	for _, c := range cs {
+		c.MustSucceed(t, childTimeout)
+	}
+	for gen := range s.seen {
+		for i, n := range s.seen[gen] {
+			if n != 1 {
+				t.Errorf("generation %d: index %d returned %d times", gen, i, n)
+			}
+		}
+	}
+	if s.bar.Broken() || s.bar.Waiting() != 0 {
+		t.Fatalf("broken %v waiting %d", s.bar.Broken(), s.bar.Waiting())
+	}
+}
+
+func TestBarrierBreaksWhenWaiterDies(t *testing.T) {
+	name, s := newShared(t)
+	s.bar.Init(3)
+	c := proctest.Start(t, "barrier-die", []string{name}, nil)
+	waitFor(t, "child at barrier", func() bool { return s.bar.Waiting() == 1 })
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.bar.Wait(context.Background())
+		done <- err
+	}()
+	waitFor(t, "parent at barrier", func() bool { return s.bar.Waiting() == 2 })
+	c.Kill()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrBrokenBarrier) {
+			t.Fatalf("Wait after a waiter died: %v, want ErrBrokenBarrier", err)
+		}
+	case <-time.After(childTimeout):
+		t.Fatal("Wait hangs after a waiter died")
+	}
+	if _, err := s.bar.Wait(context.Background()); !errors.Is(err, ErrBrokenBarrier) {
+		t.Fatalf("Wait on a broken barrier: %v", err)
+	}
+	s.bar.Reset()
+	if s.bar.Broken() {
+		t.Fatal("broken after Reset")
+	}
+}
+
+func TestCondSignalOneBroadcastAll(t *testing.T) {
+	name, s := newShared(t)
+	const n = 3
+	var cs []*proctest.Child
+	for i := 0; i < n; i++ {
+		cs = append(cs, proctest.Start(t, "cond-wait", []string{name}, nil))
+	}
+	waitFor(t, "waiters", func() bool { return condWaiters(atomic.LoadUint64(&s.cond.state)) == n })
+	s.cond.Signal()
+	waitFor(t, "one wake-up", func() bool { return atomic.LoadUint32(&s.woken) == 1 })
+	// The token was taken and no other was granted: no one else can leave.
+	st := atomic.LoadUint64(&s.cond.state)
+	if condWaiters(st) != n-1 || condTokens(st) != 0 {
+		t.Fatalf("after Signal: %d waiting, %d tokens; want %d, 0", condWaiters(st), condTokens(st), n-1)
+	}
+	s.cond.Broadcast()
+	for _, c := range cs {
+		c.MustSucceed(t, childTimeout)
+	}
+	if w := atomic.LoadUint32(&s.woken); w != n {
+		t.Fatalf("woken %d, want %d", w, n)
+	}
+}
+
+func TestRMutexAcrossProcesses(t *testing.T) {
+	name, s := newShared(t)
+	c := proctest.Start(t, "rmutex-hold", []string{name}, nil)
+	waitFor(t, "child holds", func() bool { return atomic.LoadUint32(&s.holding) == 1 })
+	if s.rm.TryLock() {
+		t.Fatal("TryLock succeeded while another process holds the RMutex")
+	}
+	s.go_.Set()
+	c.MustSucceed(t, childTimeout)
+	if !s.rm.TryLock() {
+		t.Fatal("TryLock failed after the other process released")
+	}
+	s.rm.Unlock()
+}
+
+func TestOwnerDeadMutex(t *testing.T)  { testOwnerDead(t, 0) }
+func TestOwnerDeadRMutex(t *testing.T) { testOwnerDead(t, 1) }
+
+func testOwnerDead(t *testing.T, which int) {
+	name, s := newShared(t)
+	lockCtx := func(ctx context.Context) error {
+		if which == 0 {
+			return s.mu.LockContext(ctx)
+		}
+		return s.rm.LockContext(ctx)
+	}
+	unlock := func() {
+		if which == 0 {
+			s.mu.Unlock()
+		} else {
+			s.rm.Unlock()
+		}
+	}
+	markConsistent := func() {
+		if which == 0 {
+			s.mu.MarkConsistent()
+		} else {
+			s.rm.MarkConsistent()
+		}
+	}
+
+	// Round 1: we sleep in the kernel on the lock when its holder is killed;
+	// the kernel's robust-list walk must wake us.
+	c := proctest.Start(t, "die-holding", []string{name, strconv.Itoa(which)}, nil)
+	waitFor(t, "child holds", func() bool { return atomic.LoadUint32(&s.holding) == 1 })
+	// The RMutex belongs to the goroutine that locks it: repair and unlock
+	// there.
+	res := make(chan error, 1)
+	go func() {
+		err := lockCtx(context.Background())
+		if errors.Is(err, ErrOwnerDead) {
+			markConsistent()
+			unlock()
+		}
+		res <- err
+	}()
+	waitFor(t, "waiter sleeps", func() bool {
+		select {
+		case err := <-res:
+			t.Fatalf("lock returned %v while the holder lived", err)
+		default:
+		}
+		return atomic.LoadUint32(&s.mu.word)&waitersBit != 0 || atomic.LoadUint32(&s.rm.m.word)&waitersBit != 0
+	})
+	c.Kill()
+	if err := <-res; !errors.Is(err, ErrOwnerDead) {
+		t.Fatalf("lock after holder died: %v, want ErrOwnerDead", err)
+	}
+	if err := lockCtx(context.Background()); err != nil {
+		t.Fatalf("lock after MarkConsistent: %v", err)
+	}
+	unlock()
+
+	// Round 2: the holder dies first; without MarkConsistent the lock
+	// becomes unrecoverable.
+	atomic.StoreUint32(&s.holding, 0)
+	c = proctest.Start(t, "die-holding", []string{name, strconv.Itoa(which)}, nil)
+	waitFor(t, "child holds", func() bool { return atomic.LoadUint32(&s.holding) == 1 })
+	c.Kill()
+	if err := lockCtx(context.Background()); !errors.Is(err, ErrOwnerDead) {
+		t.Fatalf("lock after holder died: %v, want ErrOwnerDead", err)
+	}
+	unlock()
+	if err := lockCtx(context.Background()); !errors.Is(err, ErrNotRecoverable) {
+		t.Fatalf("lock after unlock without MarkConsistent: %v, want ErrNotRecoverable", err)
+	}
+}
+
+// TestKillRounds is glibc's robust-mutex torture in spirit: a child locks
+// random subsets of 100 mutexes and is killed at a random moment; the parent
+// then takes every mutex and must see ErrOwnerDead exactly where the child
+// held it.
+func TestKillRounds(t *testing.T) {
+	rounds := 12
+	if testing.Short() {
+		rounds = 4
+	}
+	seed := uint64(time.Now().UnixNano())
+	if v := os.Getenv("SHMKIT_SEED"); v != "" {
+		seed, _ = strconv.ParseUint(v, 10, 64)
+	}
+	t.Logf("seed %d (rerun with SHMKIT_SEED=%d)", seed, seed)
+	r := rand.New(rand.NewPCG(seed, 1))
+	name, s := newShared(t)
+	for round := 0; round < rounds; round++ {
+		atomic.StoreUint32(&s.holding, 0)
+		c := proctest.Start(t, "kill-rounds", []string{name, strconv.FormatUint(seed+uint64(round), 10)}, nil)
+		waitFor(t, "child running", func() bool { return atomic.LoadUint32(&s.holding) == 1 })
+		time.Sleep(time.Duration(r.IntN(20000)) * time.Microsecond)
+		c.Kill()
+		op := atomic.LoadInt32(&s.op)
+		dead := 0
+		for i := range s.locks {
+			ctx, cancel := context.WithTimeout(context.Background(), childTimeout)
+			err := s.locks[i].LockContext(ctx)
+			cancel()
+			held := atomic.LoadUint32(&s.held[i]) == 1
+			switch {
+			case err == nil && (!held || int32(i) == op):
+			case errors.Is(err, ErrOwnerDead) && (held || int32(i) == op):
+				dead++
+				s.locks[i].MarkConsistent()
+			default:
+				t.Fatalf("round %d lock %d (held=%v, op=%d): %v", round, i, held, op, err)
+			}
+			atomic.StoreUint32(&s.held[i], 0)
+			s.locks[i].Unlock()
+		}
+		t.Logf("round %d: %d locks were held by the killed child", round, dead)
+	}
+}
+
+// TestIdleWaiterBurnsNoCPU reads a waiting child's CPU time over a second.
+func TestIdleWaiterBurnsNoCPU(t *testing.T) {
+	name, s := newShared(t)
+	c := proctest.Start(t, "idle-wait", []string{name}, nil)
+	waitFor(t, "child waits", func() bool {
+		return atomic.LoadUint32(&s.arrived) == 1 && atomic.LoadUint32(&s.ev.word)&eventWaiters != 0
+	})
+	before := cpuTicks(t, c.Pid())
+	time.Sleep(time.Second)
+	after := cpuTicks(t, c.Pid())
+	s.ev.Set()
+	c.MustSucceed(t, childTimeout)
+	// 100 ticks per second of CPU; a spinning waiter would use ~100.
+	if d := after - before; d > 5 {
+		t.Fatalf("idle waiter used %d clock ticks of CPU in one second", d)
+	}
+}
+
+func cpuTicks(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fields after the command name (which is in parentheses): utime is
+	// field 14, stime 15 (1-based) of the whole line.
+	i := len(b) - 1
+	for i > 0 && b[i] != ')' {
+		i--
+	}
+	var fields []string
+	start := -1
+	for j := i + 2; j < len(b); j++ {
+		if b[j] == ' ' || b[j] == '\n' {
+			if start >= 0 {
+				fields = append(fields, string(b[start:j]))
+				start = -1
+			}
+		} else if start < 0 {
+			start = j
+		}
+	}
+	utime, _ := strconv.Atoi(fields[11])
+	stime, _ := strconv.Atoi(fields[12])
+	return utime + stime
+}
