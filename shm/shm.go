@@ -149,8 +149,12 @@ func Create(name string, size int64, opts *Options) (*Segment, error) {
 	if opts != nil && opts.ReadOnly {
 		return nil, fmt.Errorf("shm: create %q: ReadOnly is for Open and FromFd; a new segment is writable", n)
 	}
-	if err := checkCapacity(size); err != nil {
-		return nil, fmt.Errorf("shm: create %q: %w", n, err)
+	// A sparse segment larger than the file system could never be backed.
+	// With reservation (the default) fallocate finds that out for free.
+	if opts != nil && opts.NoReserve {
+		if err := checkCapacity(size); err != nil {
+			return nil, fmt.Errorf("shm: create %q: %w", n, err)
+		}
 	}
 	path := Dir + "/" + n
 	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, opts.mode())
@@ -167,6 +171,9 @@ func Create(name string, size int64, opts *Options) (*Segment, error) {
 		return fail(err)
 	}
 	if err := sizeFile(fd, size, opts); err != nil {
+		if cerr := checkCapacity(size); cerr != nil {
+			err = cerr // say "too large", not "full"
+		}
 		return fail(err)
 	}
 	seg, err := mapFd(fd, n, size, opts)
