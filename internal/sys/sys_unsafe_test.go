@@ -1,0 +1,5 @@
+package sys
+
+import "unsafe"
+
+func uintptrOf(h *RobustListHead) uintptr { return uintptr(unsafe.Pointer(h)) }
