@@ -153,3 +153,20 @@ func findPointers(t reflect.Type, path string) (where string, what reflect.Type)
 	}
 	return "", nil
 }
+
+// PointerFree returns nil if values of type t hold no Go pointers (so their
+// bytes can be copied into shared memory and back), and otherwise an error
+// wrapping ErrPointers that says where the first pointer is.
+func PointerFree(t reflect.Type) error { return pointerFree(t) }
+
+// Bytes returns the memory of *p as a byte slice of length
+// unsafe.Sizeof(T), for copying a pointer-free value in or out of shared
+// memory. It fails with ErrPointers if T holds Go pointers. Writes through
+// the slice change *p.
+func Bytes[T any](p *T) ([]byte, error) {
+	t := reflect.TypeFor[T]()
+	if err := pointerFree(t); err != nil {
+		return nil, err
+	}
+	return bytesOf(p), nil
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -403,5 +404,34 @@ func BenchmarkSlice(b *testing.B) {
 			b.Fatal(err)
 		}
 		s[0]++
+	}
+}
+
+func TestBytesAndPointerFree(t *testing.T) {
+	type pair struct {
+		A int32
+		B float64
+	}
+	v := pair{A: 7, B: 1.5}
+	b, err := ctypes.Bytes(&v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) != 16 || binary.NativeEndian.Uint32(b) != 7 {
+		t.Fatalf("bytes %v", b)
+	}
+	b[0] = 9
+	if v.A != 9 {
+		t.Fatal("write through Bytes not visible")
+	}
+	s := "x"
+	if _, err := ctypes.Bytes(&s); !errors.Is(err, ctypes.ErrPointers) {
+		t.Fatalf("Bytes of a string: %v", err)
+	}
+	if err := ctypes.PointerFree(reflect.TypeFor[pair]()); err != nil {
+		t.Fatal(err)
+	}
+	if err := ctypes.PointerFree(reflect.TypeFor[[]int]()); !errors.Is(err, ctypes.ErrPointers) {
+		t.Fatal(err)
 	}
 }

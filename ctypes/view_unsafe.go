@@ -36,3 +36,10 @@ func pointerTo[T any](mem []byte) *T {
 func sliceAt[T any](mem []byte, n int) []T {
 	return unsafe.Slice(pointerTo[T](mem), n)
 }
+
+// bytesOf returns the memory of *p as bytes.
+//
+// Precondition: T holds no Go pointers (the bytes may be copied anywhere).
+func bytesOf[T any](p *T) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(p)), unsafe.Sizeof(*p))
+}
