@@ -29,6 +29,7 @@ func TestMain(m *testing.M) {
 		roleAnonChild:    anonChild,
 		roleNamedChild:   namedChild,
 		roleReserveChild: reserveChild,
+		roleRefChild:     refChild,
 	})
 }
 

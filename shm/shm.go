@@ -86,9 +86,15 @@ type Segment struct {
 type resources struct {
 	fd   int
 	data []byte
+	// Registry bookkeeping (registry.go), fixed at map time.
+	id   uint64
+	base uintptr
+	name string
+	size int64
 }
 
 func (r *resources) release() error {
+	unregister(r)
 	var errs []error
 	if r.data != nil {
 		if err := unix.Munmap(r.data); err != nil {
@@ -364,7 +370,8 @@ func mapFd(fd int, name string, size int64, opts *Options) (*Segment, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mmap %d bytes: %w", size, err)
 	}
-	s := &Segment{name: name, size: size, readOnly: readOnly, res: &resources{fd: fd, data: data}}
+	s := &Segment{name: name, size: size, readOnly: readOnly, res: &resources{fd: fd, data: data, name: name, size: size}}
+	register(s.res)
 	s.cleanup = runtime.AddCleanup(s, func(r *resources) { _ = r.release() }, s.res)
 	return s, nil
 }
