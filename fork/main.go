@@ -1,0 +1,138 @@
+package fork
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"runtime/debug"
+	"sync"
+
+	"github.com/shmkit/shmkit/shm"
+)
+
+// workerEnv marks a worker process: its value is the socket's descriptor.
+const workerEnv = "SHMKIT_FORK_WORKER"
+
+// workerFd is the socket's descriptor in a worker.
+const workerFd = 3
+
+var current = ProcessInfo{Name: "MainProcess", Pid: os.Getpid(), ParentPid: os.Getppid()}
+
+// ProcessInfo describes a process.
+type ProcessInfo struct {
+	Name      string
+	Pid       int
+	ParentPid int
+	Method    Method // how the process was started (Spawn for the main process)
+	Worker    bool   // started by this package
+}
+
+// CurrentProcess describes the calling process.
+func CurrentProcess() ProcessInfo { return current }
+
+// Main must be the first statement of main() (and of TestMain). In a worker
+// process started by this package it runs the requested task and exits; in
+// any other process it returns at once.
+func Main() {
+	if os.Getenv(workerEnv) == "" {
+		return
+	}
+	os.Exit(worker())
+}
+
+// Exit statuses of a worker.
+const (
+	exitOK        = 0
+	exitTaskError = 1 // the task returned an error or panicked (Python: 1)
+	exitProtocol  = 3 // the parent's request was unusable
+	exitOrphaned  = 4 // the parent went away
+)
+
+func worker() int {
+	os.Unsetenv(workerEnv) // tasks that start processes start plain ones
+	conn, err := connFromFd(workerFd)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fork: worker:", err)
+		return exitProtocol
+	}
+	typ, payload, fds, err := readFrame(conn)
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return exitOrphaned // an idle worker whose parent left
+		}
+		fmt.Fprintln(os.Stderr, "fork: worker: reading request:", err)
+		return exitProtocol
+	}
+	var req request
+	if typ != frameRequest {
+		err = fmt.Errorf("%w: expected a request, got type %d", errFrame, typ)
+	} else {
+		err = decodeFrame(payload, &req)
+	}
+	if err == nil && len(req.Segments) != len(fds) {
+		err = fmt.Errorf("%w: %d segments described, %d descriptors", errFrame, len(req.Segments), len(fds))
+	}
+	if err != nil {
+		closeAll(fds)
+		fmt.Fprintln(os.Stderr, "fork: worker:", err)
+		return exitProtocol
+	}
+	for i, s := range req.Segments {
+		shm.Adopt(s.PID, s.ID, fds[i])
+	}
+	current = ProcessInfo{Name: req.Name, Pid: os.Getpid(), ParentPid: req.ParentPid, Method: req.Method, Worker: true}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var once sync.Once
+	go watchParent(conn, cancel, &once)
+
+	res := runTask(ctx, req)
+	if err := writeFrame(conn, frameResult, &res, nil); err != nil {
+		return exitOrphaned
+	}
+	_ = conn.CloseWrite()
+	if res.Err != nil {
+		return exitTaskError
+	}
+	return exitOK
+}
+
+// watchParent reads the parent's frames for the life of the task: a cancel
+// frame cancels the task's context; the end of the stream means the parent
+// is gone, and the worker follows it.
+func watchParent(conn *net.UnixConn, cancel context.CancelFunc, once *sync.Once) {
+	for {
+		typ, _, fds, err := readFrame(conn)
+		closeAll(fds)
+		if err != nil {
+			os.Exit(exitOrphaned)
+		}
+		if typ == frameCancel {
+			once.Do(cancel)
+		}
+	}
+}
+
+func runTask(ctx context.Context, req request) (res result) {
+	fail := func(msg string, panicked bool, stack string) result {
+		return result{Err: &RemoteError{Task: req.Task, Pid: os.Getpid(), Message: msg, Panic: panicked, Stack: stack}}
+	}
+	run, ok := lookup(req.Task)
+	if !ok {
+		return fail(fmt.Sprintf("%v: %q is not registered in this binary", ErrUnknownTask, req.Task), false, "")
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			res = fail(fmt.Sprint(p), true, string(debug.Stack()))
+		}
+	}()
+	v, err := run(ctx, req.Arg)
+	if err != nil {
+		return fail(err.Error(), false, string(debug.Stack()))
+	}
+	return result{Value: v}
+}

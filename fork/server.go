@@ -1,0 +1,96 @@
+package fork
+
+import (
+	"sync"
+)
+
+// The ForkServer method's helper: a set of idle workers, already executed
+// and waiting on their sockets for a task, so that a start is one message.
+// It starts on first use and refills in the background after each start.
+var server = &forkServer{target: 2}
+
+type forkServer struct {
+	mu       sync.Mutex
+	idle     []*workerProc
+	target   int // idle workers to keep ready
+	stopped  bool
+	starting sync.WaitGroup
+	pending  int
+}
+
+// SetIdleWorkers sets how many idle workers the ForkServer method keeps
+// ready (default 2) and starts them. Zero stops keeping any.
+func SetIdleWorkers(n int) {
+	server.mu.Lock()
+	server.target = max(n, 0)
+	server.mu.Unlock()
+	server.refill()
+}
+
+// take returns an idle worker, or starts one when none is ready.
+func (s *forkServer) take() (*workerProc, error) {
+	s.mu.Lock()
+	s.stopped = false
+	var w *workerProc
+	for len(s.idle) > 0 && w == nil {
+		c := s.idle[len(s.idle)-1]
+		s.idle = s.idle[:len(s.idle)-1]
+		select {
+		case <-c.done: // died while idle; drop it
+			c.conn.Close()
+		default:
+			w = c
+		}
+	}
+	s.mu.Unlock()
+	s.refill()
+	if w != nil {
+		return w, nil
+	}
+	return startWorker()
+}
+
+// refill starts workers in the background up to the target.
+func (s *forkServer) refill() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopped = false
+	for n := s.target - len(s.idle) - s.pending; n > 0; n-- {
+		s.pending++
+		s.starting.Add(1)
+		go func() {
+			defer s.starting.Done()
+			w, err := startWorker()
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.pending--
+			if err != nil {
+				return
+			}
+			if s.stopped {
+				w.conn.Close() // the worker reads EOF and exits
+				go func() { <-w.done }()
+				return
+			}
+			s.idle = append(s.idle, w)
+		}()
+	}
+}
+
+// stop ends the idle workers and waits for them to exit.
+func (s *forkServer) stop() {
+	s.mu.Lock()
+	s.stopped = true
+	idle := s.idle
+	s.idle = nil
+	s.mu.Unlock()
+	s.starting.Wait()
+	s.mu.Lock()
+	idle = append(idle, s.idle...)
+	s.idle = nil
+	s.mu.Unlock()
+	for _, w := range idle {
+		w.conn.Close()
+		<-w.done
+	}
+}
