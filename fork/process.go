@@ -50,8 +50,8 @@ type Process struct {
 	stopCancel func() bool
 
 	collected chan struct{} // closed once res or resErr is set and the process reaped
-	res       *result        // the worker's report, nil if none
-	resErr    error          // why there is no report
+	res       *result       // the worker's report, nil if none
+	resErr    error         // why there is no report
 }
 
 // workerProc is a started worker process and the parent's end of its
