@@ -58,6 +58,9 @@ func worker() int {
 		fmt.Fprintln(os.Stderr, "fork: worker:", err)
 		return exitProtocol
 	}
+	if err := writeFrame(conn, frameReady, nil, nil); err != nil {
+		return exitOrphaned
+	}
 	typ, payload, fds, err := readFrame(conn)
 	if err != nil {
 		if errors.Is(err, io.EOF) {

@@ -175,6 +175,10 @@ func Start[A, R any](ctx context.Context, task *Task[A, R], arg A, opts *Options
 func (p *Process) collect() {
 	typ, payload, fds, err := readFrame(p.w.conn)
 	closeAll(fds)
+	if err == nil && typ == frameReady {
+		typ, payload, fds, err = readFrame(p.w.conn)
+		closeAll(fds)
+	}
 	var res result
 	if err == nil && typ != frameResult {
 		err = fmt.Errorf("%w: type %d from worker", errFrame, typ)

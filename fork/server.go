@@ -1,7 +1,10 @@
 package fork
 
 import (
+	"context"
+	"fmt"
 	"sync"
+	"time"
 )
 
 // The ForkServer method's helper: a set of idle workers, already executed
@@ -25,6 +28,28 @@ func SetIdleWorkers(n int) {
 	server.target = max(n, 0)
 	server.mu.Unlock()
 	server.refill()
+}
+
+// WarmUp makes the ForkServer method keep at least n idle workers and
+// waits until n are ready, or returns ctx.Err().
+func WarmUp(ctx context.Context, n int) error {
+	server.mu.Lock()
+	server.target = max(server.target, n)
+	server.mu.Unlock()
+	server.refill()
+	for {
+		server.mu.Lock()
+		ready := len(server.idle)
+		server.mu.Unlock()
+		if ready >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
 }
 
 // take returns an idle worker, or starts one when none is ready.
@@ -61,6 +86,9 @@ func (s *forkServer) refill() {
 		go func() {
 			defer s.starting.Done()
 			w, err := startWorker()
+			if err == nil {
+				err = w.awaitReady()
+			}
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			s.pending--
@@ -75,6 +103,22 @@ func (s *forkServer) refill() {
 			s.idle = append(s.idle, w)
 		}()
 	}
+}
+
+// awaitReady reads the worker's ready frame: only then is it warm. A worker
+// that fails to say so is stopped.
+func (w *workerProc) awaitReady() error {
+	typ, _, fds, err := readFrame(w.conn)
+	closeAll(fds)
+	if err == nil && typ != frameReady {
+		err = fmt.Errorf("%w: type %d from a starting worker", errFrame, typ)
+	}
+	if err != nil {
+		_ = w.cmd.Process.Kill()
+		<-w.done
+		w.conn.Close()
+	}
+	return err
 }
 
 // stop ends the idle workers and waits for them to exit.

@@ -17,12 +17,12 @@ import (
 // descriptor 3) in frames:
 //
 //	offset size
-//	0      1    type: frameRequest, frameResult or frameCancel
+//	0      1    type: frameRequest, frameResult, frameCancel, frameReady
 //	1      4    payload length, little endian
 //	5      n    payload: a gob-encoded request or result; none for cancel
 //
-// Descriptors travel as SCM_RIGHTS with a frame's header. The parent sends
-// one request (with the descriptors of the segments the worker inherits)
+// Descriptors travel as SCM_RIGHTS with a frame's header. The worker first
+// says it is ready (its runtime is up); the parent sends one request (with the descriptors of the segments the worker inherits)
 // and perhaps a cancel; the worker sends one result. Either side seeing the
 // other's end close knows the other is gone: the worker then exits, which
 // is how a child dies with its parent without PR_SET_PDEATHSIG (whose
@@ -31,6 +31,7 @@ const (
 	frameRequest = 1
 	frameResult  = 2
 	frameCancel  = 3
+	frameReady   = 4 // worker to parent, first thing: the runtime is up
 
 	maxFrame   = 1 << 30
 	maxFds     = 250 // SCM_MAX_FD is 253
@@ -117,7 +118,7 @@ func readFrame(c *net.UnixConn) (typ byte, payload []byte, fds []int, err error)
 		}
 	}
 	size := binary.LittleEndian.Uint32(hdr[1:])
-	if size > maxFrame || hdr[0] < frameRequest || hdr[0] > frameCancel {
+	if size > maxFrame || hdr[0] < frameRequest || hdr[0] > frameReady {
 		closeAll(fds)
 		return 0, nil, nil, fmt.Errorf("%w: type %d, %d bytes", errFrame, hdr[0], size)
 	}
