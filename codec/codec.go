@@ -107,6 +107,15 @@ func For[T any](c Codec) Of[T] {
 	return Of[T]{c: c, raw: ctypes.PointerFree(t) == nil, size: int(t.Size())}
 }
 
+// ForCodec returns the encoder for T that always uses c (nil means Gob),
+// even when T is pointer-free: for stores other languages read.
+func ForCodec[T any](c Codec) Of[T] {
+	if c == nil {
+		c = Gob
+	}
+	return Of[T]{c: c, size: int(reflect.TypeFor[T]().Size())}
+}
+
 // Raw reports whether values travel as raw memory.
 func (o Of[T]) Raw() bool { return o.raw }
 

@@ -52,6 +52,9 @@ func TestRawAndCodec(t *testing.T) {
 			t.Fatalf("%v %v", r, err)
 		}
 	}
+	if o := codec.ForCodec[point](codec.JSON); o.Raw() || o.Size() != -1 {
+		t.Fatal("ForCodec chose raw")
+	}
 	if n := codec.For[point](nil).Size(); n != 16 {
 		t.Fatal(n)
 	}
