@@ -326,12 +326,14 @@ func mapExisting(fd int, name string, opts *Options) (*Segment, error) {
 // sizeFile sets the file's size and, unless opts says not to, reserves its
 // pages so that a full file system fails here rather than at first touch.
 func sizeFile(fd int, size int64, opts *Options) error {
-	if err := sys.Ftruncate(fd, size); err != nil {
-		return fmt.Errorf("ftruncate to %d bytes: %w", size, err)
-	}
 	if opts != nil && opts.NoReserve {
+		if err := sys.Ftruncate(fd, size); err != nil {
+			return fmt.Errorf("ftruncate to %d bytes: %w", size, err)
+		}
 		return nil
 	}
+	// fallocate with mode 0 also extends the file to size: one system call
+	// sizes and reserves.
 	if err := sys.Fallocate(fd, 0, size); err != nil {
 		if errors.Is(err, unix.ENOSPC) {
 			return fmt.Errorf("%w: reserving %d bytes: %w", ErrNoSpace, size, err)
