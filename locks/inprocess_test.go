@@ -390,24 +390,34 @@ func threads(t *testing.T) int {
 func TestThreadEconomy(t *testing.T) {
 	const n = 10000
 	_, s := newShared(t)
-	for _, kind := range []string{"Mutex", "Event"} {
+	for _, kind := range []string{"Mutex", "RMutex", "Event"} {
 		t.Run(kind, func(t *testing.T) {
 			var started, done atomic.Int32
 			var wg sync.WaitGroup
-			if kind == "Mutex" {
+			switch kind {
+			case "Mutex":
 				s.mu.Lock()
+			case "RMutex":
+				s.rm.Lock()
 			}
 			for i := 0; i < n; i++ {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
 					started.Add(1)
-					if kind == "Mutex" {
+					switch kind {
+					case "Mutex":
 						s.mu.Lock()
 						s.counter++
 						s.mu.Unlock()
-					} else if err := s.ev.Wait(context.Background()); err != nil {
-						t.Error(err)
+					case "RMutex":
+						s.rm.Lock()
+						s.counter++
+						s.rm.Unlock()
+					default:
+						if err := s.ev.Wait(context.Background()); err != nil {
+							t.Error(err)
+						}
 					}
 					done.Add(1)
 				}()
@@ -415,9 +425,12 @@ func TestThreadEconomy(t *testing.T) {
 			waitFor(t, "goroutines blocked", func() bool { return started.Load() == n })
 			time.Sleep(100 * time.Millisecond) // let them settle into waiting
 			th := threads(t)
-			if kind == "Mutex" {
+			switch kind {
+			case "Mutex":
 				s.mu.Unlock()
-			} else {
+			case "RMutex":
+				s.rm.Unlock()
+			default:
 				s.ev.Set()
 			}
 			wg.Wait()

@@ -50,18 +50,22 @@ func (r *RMutex) Lock() {
 // LockContext is Lock with cancellation and owner-death reporting, as
 // Mutex.LockContext.
 func (r *RMutex) LockContext(ctx context.Context) error {
+	// An owner is already pinned to its thread, so the thread id read while
+	// pinned tells re-entry apart. A goroutine that is not the owner unpins
+	// before it waits: a pinned waiter would hold an OS thread the whole
+	// time, and thousands of waiters would exhaust them.
 	runtime.LockOSThread()
-	me := uint32(sys.Gettid())
-	if r.ownedBy(me) {
+	if r.ownedBy(uint32(sys.Gettid())) {
 		r.count++
 		return nil
 	}
+	runtime.UnlockOSThread()
 	err := r.m.LockContext(ctx)
 	if err != nil && err != ErrOwnerDead {
-		runtime.UnlockOSThread()
 		return err
 	}
-	atomic.StoreUint32(&r.owner, me)
+	runtime.LockOSThread()
+	atomic.StoreUint32(&r.owner, uint32(sys.Gettid()))
 	r.count = 1
 	return err
 }
