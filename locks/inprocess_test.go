@@ -478,3 +478,19 @@ func TestRobustListRegistered(t *testing.T) {
 		t.Fatal("no anchor thread id")
 	}
 }
+
+func TestHeld(t *testing.T) {
+	var m Mutex
+	if m.Held() {
+		t.Fatal("free mutex reported held")
+	}
+	m.Lock()
+	if !m.Held() {
+		t.Fatal("locked mutex not reported held")
+	}
+	m.Unlock()
+	other := Mutex{word: 1}
+	if other.Held() {
+		t.Fatal("mutex of another process reported held by us")
+	}
+}

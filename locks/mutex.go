@@ -220,6 +220,13 @@ func (m *Mutex) Unlock() {
 	}
 }
 
+// Held reports whether this process holds m (any of its goroutines). It is
+// a snapshot: another process may take m as soon as this one unlocks it.
+func (m *Mutex) Held() bool {
+	w := atomic.LoadUint32(&m.word)
+	return w&tidMask == anchorTid() && w&tidMask != notRecoverable
+}
+
 // MarkConsistent declares that the data guarded by m has been repaired
 // after LockContext returned ErrOwnerDead. The caller must hold m.
 func (m *Mutex) MarkConsistent() {

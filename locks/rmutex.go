@@ -54,12 +54,17 @@ func (r *RMutex) LockContext(ctx context.Context) error {
 	// pinned tells re-entry apart. A goroutine that is not the owner unpins
 	// before it waits: a pinned waiter would hold an OS thread the whole
 	// time, and thousands of waiters would exhaust them.
-	runtime.LockOSThread()
-	if r.ownedBy(uint32(sys.Gettid())) {
-		r.count++
-		return nil
+	//
+	// gettid is a system call (about a microsecond on some VMs): skip it
+	// unless this process holds the lock, the only case re-entry is possible.
+	if atomic.LoadUint32(&r.m.word)&tidMask == anchorTid() {
+		runtime.LockOSThread()
+		if r.ownedBy(uint32(sys.Gettid())) {
+			r.count++
+			return nil
+		}
+		runtime.UnlockOSThread()
 	}
-	runtime.UnlockOSThread()
 	err := r.m.LockContext(ctx)
 	if err != nil && err != ErrOwnerDead {
 		return err
@@ -74,8 +79,7 @@ func (r *RMutex) LockContext(ctx context.Context) error {
 // it did.
 func (r *RMutex) TryLock() bool {
 	runtime.LockOSThread()
-	me := uint32(sys.Gettid())
-	if r.ownedBy(me) {
+	if atomic.LoadUint32(&r.m.word)&tidMask == anchorTid() && r.ownedBy(uint32(sys.Gettid())) {
 		r.count++
 		return true
 	}
@@ -83,7 +87,7 @@ func (r *RMutex) TryLock() bool {
 		runtime.UnlockOSThread()
 		return false
 	}
-	atomic.StoreUint32(&r.owner, me)
+	atomic.StoreUint32(&r.owner, uint32(sys.Gettid()))
 	r.count = 1
 	return true
 }

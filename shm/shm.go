@@ -231,6 +231,12 @@ func AnonymousOptions(size int64, opts *Options) (*Segment, error) {
 	if opts != nil && opts.ReadOnly {
 		return nil, errors.New("shm: anonymous: ReadOnly is for Open and FromFd; a new segment is writable")
 	}
+	// A memfd lives on the kernel's internal tmpfs, which has no size
+	// limit: reserving more than the machine has would end in the OOM
+	// killer, not in an error.
+	if err := checkMemory(size); err != nil {
+		return nil, fmt.Errorf("shm: anonymous: %w", err)
+	}
 	fd, err := sys.MemfdCreate("shmkit", sys.MFD_CLOEXEC|sys.MFD_ALLOW_SEALING)
 	if err != nil {
 		return nil, fmt.Errorf("shm: memfd_create: %w", err)
@@ -339,6 +345,19 @@ func sizeFile(fd int, size int64, opts *Options) error {
 			return fmt.Errorf("%w: reserving %d bytes: %w", ErrNoSpace, size, err)
 		}
 		return fmt.Errorf("reserving %d bytes: %w", size, err)
+	}
+	return nil
+}
+
+// checkMemory rejects sizes beyond the machine's RAM and swap.
+func checkMemory(size int64) error {
+	var si unix.Sysinfo_t
+	if err := unix.Sysinfo(&si); err != nil {
+		return nil
+	}
+	total := (uint64(si.Totalram) + uint64(si.Totalswap)) * uint64(si.Unit)
+	if total > 0 && uint64(size) > total {
+		return fmt.Errorf("%w: %d bytes is more than this machine's memory and swap (%d bytes)", ErrInvalidSize, size, total)
 	}
 	return nil
 }

@@ -496,3 +496,9 @@ func TestNamedAcrossProcesses(t *testing.T) {
 	off := replyOffset(size)
 	assert.Equal(t, string(want), string(seg.Bytes()[off:off+len(want)]))
 }
+
+func TestAnonymousBeyondMemory(t *testing.T) {
+	if _, err := shm.Anonymous(1 << 62); !errors.Is(err, shm.ErrInvalidSize) {
+		t.Fatalf("Anonymous(2^62): %v, want ErrInvalidSize", err)
+	}
+}
