@@ -169,6 +169,16 @@ func (r Ref) segment() (*shm.Segment, error) {
 		}
 		return seg, nil
 	}
+	if r.Fd < 0 && r.Seg.ID != 0 {
+		// The segment's own reference: this process's mapping, or one
+		// whose descriptor a launcher passed and registered (shm.Adopt, as
+		// package fork does).
+		seg, err := shm.OpenRef(r.Seg, nil)
+		if err != nil {
+			return nil, fmt.Errorf("rawarray: open %s: %w", r.Kind, err)
+		}
+		return seg, nil
+	}
 	if r.Fd < 0 {
 		return nil, fmt.Errorf("rawarray: open %s: the reference has neither a segment name nor a descriptor (set Ref.Fd to the inherited descriptor's number): %w", r.Kind, ErrRef)
 	}
@@ -213,6 +223,7 @@ func (o *object) ref() (Ref, error) {
 		Offset:   int64(o.off),
 		Name:     o.seg.Name(),
 		Fd:       -1,
+		Seg:      o.seg.Ref(),
 	}, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/shmkit/shmkit/ctypes"
+	"github.com/shmkit/shmkit/shm"
 )
 
 // Ref is a reference to an object in a shared segment, small and
@@ -36,6 +37,11 @@ type Ref struct {
 	Offset   int64  `json:"offset"`         // where the object starts in the segment
 	Name     string `json:"name,omitempty"` // segment name, or "" for a descriptor
 	Fd       int    `json:"fd"`             // descriptor number when Name is "", else -1
+	// Seg is the segment's own reference (shm.Ref), used when Name is ""
+	// and Fd is -1: it opens in this process and in children that
+	// inherited the segment through package fork (shm.Adopt). The binary
+	// encoding does not carry it.
+	Seg shm.Ref `json:"seg,omitzero"`
 }
 
 // refVersion is the first byte of the binary encoding.

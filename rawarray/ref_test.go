@@ -83,7 +83,8 @@ func TestRefErrors(t *testing.T) {
 	defer a.Unlink()
 	ref, err := a.Ref()
 	require.NoError(t, err)
-	assert.Equal(t, rawarray.Ref{Kind: rawarray.KindArray, Code: "q", ElemSize: 8, Len: 10, Name: name, Fd: -1}, ref)
+	assert.Equal(t, rawarray.Ref{Kind: rawarray.KindArray, Code: "q", ElemSize: 8, Len: 10, Name: name, Fd: -1, Seg: ref.Seg}, ref)
+	assert.Equal(t, name, ref.Seg.Name)
 
 	b, err := rawarray.OpenArray[int64](ref)
 	require.NoError(t, err)
@@ -108,7 +109,8 @@ func TestRefErrors(t *testing.T) {
 		{"negative offset", func(r *rawarray.Ref) { r.Offset = -8 }, openArray[int64], rawarray.ErrBounds},
 		{"no such name", func(r *rawarray.Ref) { r.Name += "-gone" }, openArray[int64], fs.ErrNotExist},
 		{"bad name", func(r *rawarray.Ref) { r.Name = "a/b" }, openArray[int64], shm.ErrInvalidName},
-		{"no name, no fd", func(r *rawarray.Ref) { r.Name = "" }, openArray[int64], rawarray.ErrRef},
+		{"no name, no fd", func(r *rawarray.Ref) { r.Name, r.Seg = "", shm.Ref{} }, openArray[int64], rawarray.ErrRef},
+		{"segment reference of a closed segment", func(r *rawarray.Ref) { r.Name, r.Seg.ID, r.Seg.Name = "", 1<<40, "" }, openArray[int64], shm.ErrNoRef},
 		{"closed fd", func(r *rawarray.Ref) { r.Name, r.Fd = "", 1000 }, openArray[int64], unix.EBADF},
 		{"fd of a non-segment", func(r *rawarray.Ref) { r.Name, r.Fd = "", int(os.Stdout.Fd()) }, openArray[int64], nil},
 	} {

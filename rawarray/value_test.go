@@ -28,6 +28,8 @@ func testValue[T ctypes.Scalar](t *testing.T, init, x T) {
 		assert.Equal(t, init, v.Load())
 		ref, err := v.Ref()
 		require.NoError(t, err)
+		assert.NotZero(t, ref.Seg.ID, "an anonymous object's Ref carries its segment's reference")
+		ref.Seg = shm.Ref{}
 		assert.Equal(t, rawarray.Ref{Kind: rawarray.KindValue, Code: ctypes.TypeOf[T]().Code,
 			ElemSize: ctypes.TypeOf[T]().Size, Len: 1, Fd: -1}, ref)
 		require.NoError(t, v.Close())
