@@ -261,8 +261,10 @@ func fdOpenRole() int {
 	if err != nil {
 		return exit(err)
 	}
-	if _, err := rawarray.OpenValue[int64](vref); !errors.Is(err, rawarray.ErrRef) {
-		return exit(fmt.Errorf("open with Fd -1: %v, want ErrRef", err))
+	// Without Fd, the segment's own reference is all there is, and this
+	// child was handed the descriptor but not told which segment it is.
+	if _, err := rawarray.OpenValue[int64](vref); !errors.Is(err, shm.ErrNoRef) {
+		return exit(fmt.Errorf("open with Fd -1: %v, want shm.ErrNoRef", err))
 	}
 	vref.Fd, aref.Fd = 3, 3
 	v, err := rawarray.OpenValue[int64](vref)
