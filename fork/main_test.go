@@ -218,18 +218,28 @@ func TestSegmentsByMethod(t *testing.T) {
 	if v, err := fork.Run(ctx, touch, anon.Ref(), &fork.Options{Method: fork.Fork}); err != nil || v != 1 {
 		t.Fatalf("fork, anonymous: %d %v", v, err)
 	}
-	// Spawn and ForkServer reopen named segments by name ...
+	// Spawn and ForkServer reopen named segments by name and get
+	// anonymous ones by descriptor.
 	for _, m := range []fork.Method{fork.Spawn, fork.ForkServer} {
 		if _, err := fork.Run(ctx, touch, named.Ref(), &fork.Options{Method: m}); err != nil {
 			t.Fatalf("%v, named: %v", m, err)
 		}
-		// ... and cannot see anonymous ones.
-		var re *fork.RemoteError
-		if _, err := fork.Run(ctx, touch, anon.Ref(), &fork.Options{Method: m}); !errors.As(err, &re) || !strings.Contains(re.Message, "not inherited") {
+		if _, err := fork.Run(ctx, touch, anon.Ref(), &fork.Options{Method: m}); err != nil {
 			t.Fatalf("%v, anonymous: %v", m, err)
 		}
 	}
-	if anon.Bytes()[0] != 1 || named.Bytes()[0] != 2 {
+	// A segment closed before the start is gone for the child.
+	gone, err := shm.Anonymous(4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	goneRef := gone.Ref()
+	gone.Close()
+	var re *fork.RemoteError
+	if _, err := fork.Run(ctx, touch, goneRef, nil); !errors.As(err, &re) || !strings.Contains(re.Message, "not inherited") {
+		t.Fatalf("closed anonymous segment: %v", err)
+	}
+	if anon.Bytes()[0] != 3 || named.Bytes()[0] != 2 {
 		t.Fatalf("children's writes: anonymous %d, named %d", anon.Bytes()[0], named.Bytes()[0])
 	}
 }

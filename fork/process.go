@@ -112,7 +112,9 @@ func startWorker() (*workerProc, error) {
 // it ends, the task's context in the child is cancelled too.
 //
 // With the Fork method the child inherits every live segment of this
-// process; with Spawn and ForkServer it opens named segments by name.
+// process by descriptor; with Spawn and ForkServer it inherits the
+// anonymous ones and opens named segments by name (so a named segment
+// unlinked meanwhile is gone for them, as for any process).
 func Start[A, R any](ctx context.Context, task *Task[A, R], arg A, opts *Options) (*Process, error) {
 	m := opts.method()
 	if !m.valid() {
@@ -152,11 +154,20 @@ func Start[A, R any](ctx context.Context, task *Task[A, R], arg A, opts *Options
 		}
 		return writeFrame(w.conn, frameRequest, &req, fds)
 	}
-	if m == Fork {
-		err = shm.WithLive(send)
-	} else {
-		err = send(nil)
-	}
+	err = shm.WithLive(func(segs []shm.LiveSegment) error {
+		if m != Fork {
+			// Spawn and ForkServer children open named segments by name;
+			// anonymous ones have no name and travel by descriptor.
+			anon := segs[:0:0]
+			for _, s := range segs {
+				if s.Ref.Name == "" {
+					anon = append(anon, s)
+				}
+			}
+			segs = anon
+		}
+		return send(segs)
+	})
 	if err != nil {
 		_ = w.cmd.Process.Kill()
 		<-w.done

@@ -393,8 +393,14 @@ func mapFd(fd int, name string, size int64, opts *Options) (*Segment, error) {
 	}
 	s := &Segment{name: name, size: size, readOnly: readOnly, res: &resources{fd: fd, data: data, name: name, size: size}}
 	register(s.res)
-	s.cleanup = runtime.AddCleanup(s, func(r *resources) { _ = r.release() }, s.res)
+	s.cleanup = addCleanup(s)
 	return s, nil
+}
+
+// addCleanup arms the safety net that releases a forgotten segment's
+// resources; Close disarms it.
+func addCleanup(s *Segment) runtime.Cleanup {
+	return runtime.AddCleanup(s, func(r *resources) { _ = r.release() }, s.res)
 }
 
 // pathErr keeps the errno of open/unlink, which already matches the fs
