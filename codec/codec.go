@@ -145,8 +145,8 @@ func (o Of[T]) Append(dst []byte, v T) ([]byte, error) {
 
 // Decode decodes a value from data, which it does not retain.
 func (o Of[T]) Decode(data []byte) (T, error) {
-	var v T
 	if o.raw {
+		var v T // not the variable below, which escapes into Unmarshal
 		if len(data) != o.size {
 			return v, fmt.Errorf("%w: %d bytes for %s, which has %d", ErrSize, len(data), reflect.TypeFor[T](), o.size)
 		}
@@ -154,6 +154,7 @@ func (o Of[T]) Decode(data []byte) (T, error) {
 		copy(b, data)
 		return v, nil
 	}
+	var v T
 	err := o.c.Unmarshal(data, &v)
 	return v, err
 }
