@@ -26,10 +26,11 @@ const exitSkip = 77
 
 func TestMain(m *testing.M) {
 	proctest.Main(m, map[string]proctest.Role{
-		roleAnonChild:    anonChild,
-		roleNamedChild:   namedChild,
-		roleReserveChild: reserveChild,
-		roleRefChild:     refChild,
+		roleAnonChild:     anonChild,
+		roleNamedChild:    namedChild,
+		roleReserveChild:  reserveChild,
+		roleRefChild:      refChild,
+		roleCreateAndExit: createAndExit,
 	})
 }
 

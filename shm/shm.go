@@ -176,6 +176,7 @@ func Create(name string, size int64, opts *Options) (*Segment, error) {
 	if err := unix.Fchmod(fd, opts.mode()); err != nil {
 		return fail(err)
 	}
+	recordCreator(fd)
 	if err := sizeFile(fd, size, opts); err != nil {
 		if cerr := checkCapacity(size); cerr != nil {
 			err = cerr // say "too large", not "full"
