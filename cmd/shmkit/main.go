@@ -23,6 +23,10 @@ type command struct {
 
 var commands = map[string]command{
 	"demo": {"run processes that share a segment and a lock, and show what they did", runDemo},
+	"ls":   {"list shared-memory segments", runLs},
+	"stat": {"describe segments in detail", runStat},
+	"rm":   {"remove segments", runRm},
+	"gc":   {"remove segments whose creator is gone and that nobody uses", runGc},
 }
 
 // errUsage marks an error already explained by a usage message.

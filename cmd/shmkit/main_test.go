@@ -2,18 +2,31 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shmkit/shmkit/internal/proctest"
+	"github.com/shmkit/shmkit/rawarray"
+	"github.com/shmkit/shmkit/shm"
 )
 
 func TestMain(m *testing.M) {
 	if isDemoWorker() {
 		os.Exit(demoWorker())
 	}
-	proctest.Main(m, nil)
+	proctest.Main(m, map[string]proctest.Role{
+		"create-and-exit": func() int {
+			seg, err := shm.Create(proctest.Args()[0], 4096, nil)
+			if err != nil {
+				return 1
+			}
+			seg.Close()
+			return 0
+		},
+	})
 }
 
 func TestDemoCounter(t *testing.T) {
@@ -48,5 +61,91 @@ func TestUsageErrors(t *testing.T) {
 		if rc != tc.rc || !strings.Contains(out.String()+errb.String(), tc.want) {
 			t.Errorf("shmkit %v: exit %d, output %q; want exit %d and %q", tc.args, rc, out.String()+errb.String(), tc.rc, tc.want)
 		}
+	}
+}
+
+func shmkit(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	rc := run(args, &out, &errb)
+	return out.String() + errb.String(), rc
+}
+
+func TestAdminCommands(t *testing.T) {
+	orphan, live, foreign := proctest.Name(t), proctest.Name(t), proctest.Name(t)
+	proctest.Start(t, "create-and-exit", []string{orphan}, nil).MustSucceed(t, time.Minute)
+	defer shm.Unlink(orphan)
+	v, err := rawarray.NewArrayOptions[float64](10, &rawarray.Options{Name: live, Code: "d"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	defer v.Unlink()
+	// As Python or C would leave it: no recorded creator.
+	if err := os.WriteFile(shm.Dir+"/"+foreign, make([]byte, 100), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	defer shm.Unlink(foreign)
+
+	out, rc := shmkit(t, "ls", "--json")
+	if rc != 0 {
+		t.Fatalf("ls: %d %s", rc, out)
+	}
+	var rows []segmentRow
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatal(err, out)
+	}
+	byName := map[string]segmentRow{}
+	for _, r := range rows {
+		byName[r.Name] = r
+	}
+	if r := byName[live]; r.Kind != "rawarray Array<d>[10]" || r.Alive == nil || !*r.Alive {
+		t.Fatalf("ls of a live rawarray: %+v", r)
+	}
+	if r := byName[foreign]; r.Kind != "-" || r.Creator != "" || r.Size != 100 {
+		t.Fatalf("ls of a foreign segment: %+v", r)
+	}
+	if r := byName[orphan]; r.Alive == nil || *r.Alive {
+		t.Skipf("creators are not recorded here (tmpfs without user xattrs): %+v", r)
+	}
+	out, rc = shmkit(t, "ls")
+	if rc != 0 || !strings.Contains(out, orphan) || !strings.Contains(out, "(gone)") {
+		t.Fatalf("ls table: %d\n%s", rc, out)
+	}
+
+	out, rc = shmkit(t, "stat", live)
+	if rc != 0 || !strings.Contains(out, "rawarray Array<d>[10]") || !strings.Contains(out, "users") {
+		t.Fatalf("stat: %d\n%s", rc, out)
+	}
+	if _, rc = shmkit(t, "stat", "nosuch-"+live); rc == 0 {
+		t.Fatal("stat of a missing segment succeeded")
+	}
+
+	out, rc = shmkit(t, "gc", "--dry-run", "--ignore-hidden")
+	if rc != 0 || !strings.Contains(out, "would remove "+orphan) || strings.Contains(out, live) || strings.Contains(out, foreign) {
+		t.Fatalf("gc --dry-run: %d\n%s", rc, out)
+	}
+	if _, err := os.Stat(shm.Dir + "/" + orphan); err != nil {
+		t.Fatal("dry run removed a segment")
+	}
+	out, rc = shmkit(t, "gc", "--ignore-hidden")
+	if rc != 0 || !strings.Contains(out, "removed "+orphan) {
+		t.Fatalf("gc: %d\n%s", rc, out)
+	}
+	for name, want := range map[string]bool{orphan: false, live: true, foreign: true} {
+		if _, err := os.Stat(shm.Dir + "/" + name); (err == nil) != want {
+			t.Fatalf("after gc, %s exists=%v, want %v", name, err == nil, want)
+		}
+	}
+
+	out, rc = shmkit(t, "rm", foreign)
+	if rc != 0 || !strings.Contains(out, "removed "+foreign) {
+		t.Fatalf("rm: %d %s", rc, out)
+	}
+	if _, rc = shmkit(t, "rm", foreign); rc == 0 {
+		t.Fatal("rm of a missing segment succeeded")
+	}
+	if _, rc = shmkit(t, "rm"); rc == 0 {
+		t.Fatal("rm without names succeeded")
 	}
 }
