@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/shmkit/shmkit/internal/proctest"
+	"golang.org/x/sys/unix"
 )
 
 // Roles run in re-executed children. Args: segment name, then role-specific
@@ -164,8 +165,9 @@ var roles = map[string]proctest.Role{
 		}
 		return 0
 	},
-	"pingpong-event": func() int { // name: answer pingA with pingB until stop
+	"pingpong-event": func() int { // name [cpu]: answer pingA with pingB until stop
 		s := openShared(proctest.Args()[0])
+		pinChild(1)
 		for {
 			if err := s.pingA.Wait(context.Background()); err != nil {
 				fail("wait: %v", err)
@@ -177,8 +179,9 @@ var roles = map[string]proctest.Role{
 			s.pingB.Set()
 		}
 	},
-	"pingpong-sem": func() int { // name: answer semA with semB until stop
+	"pingpong-sem": func() int { // name [cpu]: answer semA with semB until stop
 		s := openShared(proctest.Args()[0])
+		pinChild(1)
 		for {
 			if err := s.semA.Acquire(context.Background()); err != nil {
 				fail("acquire: %v", err)
@@ -189,8 +192,9 @@ var roles = map[string]proctest.Role{
 			s.semB.Release()
 		}
 	},
-	"contend": func() int { // name: increment under mu until stop
+	"contend": func() int { // name [cpu]: increment under mu until stop
 		s := openShared(proctest.Args()[0])
+		pinChild(1)
 		atomic.StoreUint32(&s.arrived, 1)
 		for atomic.LoadUint32(&s.stop) == 0 {
 			s.mu.Lock()
@@ -199,13 +203,47 @@ var roles = map[string]proctest.Role{
 		}
 		return 0
 	},
+	"pipe-echo": func() int { // [cpu]: echo bytes from fd 3 to fd 4 until EOF
+		pinChild(0)
+		var buf [1]byte
+		for {
+			n, err := unix.Read(3, buf[:])
+			switch {
+			case err == unix.EINTR:
+				continue
+			case err != nil:
+				fail("read: %v", err)
+			case n == 0:
+				return 0
+			}
+			for {
+				if _, err := unix.Write(4, buf[:]); err != unix.EINTR {
+					if err != nil {
+						fail("write: %v", err)
+					}
+					break
+				}
+			}
+		}
+	},
 }
 
 const childTimeout = 2 * time.Minute
 
+// pinChild runs this child on the CPU given as the role's argument i, if
+// there is one, for the rest of its life (see pinProcess).
+func pinChild(i int) {
+	if len(proctest.Args()) <= i {
+		return
+	}
+	if _, err := pinProcess(argInt(i)); err != nil {
+		fail("pin to CPU %d: %v", argInt(i), err)
+	}
+}
+
 // waitFor polls cond until it holds; a hang fails the test instead of the
 // whole binary. It measures nothing.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(childTimeout)
 	for !cond() {

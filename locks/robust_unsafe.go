@@ -23,9 +23,18 @@ import (
 // anchor: a goroutine locked to its own OS thread for the life of the
 // process, which registers the list and then parks forever. Its TID is the
 // owner id every Mutex held by this process carries in its word, whichever
-// goroutine took it, and every held Mutex is linked on its list. When the
-// process dies the anchor thread dies with it and the kernel releases every
-// lock the process held.
+// goroutine took it. When the process dies the anchor thread dies with it
+// and the kernel releases every lock the process held.
+//
+// Two covers. The common case — the process holds one Mutex at a time —
+// costs no list edit: Lock claims ListOpPending for the whole time it holds
+// the Mutex (a compare-and-swap from 0), and the kernel handles the pending
+// entry at death exactly like a listed one; Unlock releases the word, then
+// clears ListOpPending with a plain release store. A Mutex locked while
+// ListOpPending already covers another is linked on the list instead, under
+// listLock; the instants between its word changing and its list edit are
+// then covered only by waiters' liveness check (Mutex.checkOwner), since
+// the single pending slot is taken.
 //
 // Entries are the Mutex.next fields, in shared memory; the kernel follows
 // them as addresses in this process. Only the holder of a Mutex writes its
@@ -46,11 +55,7 @@ type slotNode struct {
 	prev, next int32 // noSlot at the ends
 }
 
-// anchor is the process's robust list. head.ListOpPending doubles as the
-// lock that serializes list edits among this process's goroutines: a
-// goroutine claims the list by swinging it from 0 to the entry it is about
-// to lock or unlock, which is exactly what the kernel must know should the
-// process die mid-operation, and releases it by storing 0.
+// anchor is the process's robust list head and its Go-side bookkeeping.
 var anchor struct {
 	once  sync.Once
 	tid   uint32 // immutable after once
@@ -61,16 +66,7 @@ var anchor struct {
 	free  []int32
 }
 
-// claim takes the list for an operation on the entry e.
-func claim(e uintptr) {
-	for i := 0; !atomic.CompareAndSwapUintptr(&anchor.head.ListOpPending, 0, e); i++ {
-		if i&15 == 15 {
-			runtime.Gosched()
-		}
-	}
-}
-
-// unclaim ends the operation (unclaim_*.go): a release store of 0.
+// unclaim ends the pending cover (unclaim_*.go): a release store of 0.
 
 // anchorTid returns the owner id of this process, starting the anchor thread
 // on first use.
@@ -107,31 +103,70 @@ func robustErr() error {
 
 func entryAddr(m *Mutex) uintptr { return uintptr(unsafe.Pointer(&m.next)) }
 
-// acquire tries to move m.word from old to new (new carries our TID) and, on
-// success, links m on the robust list. The pending mark covers a death
-// between the CAS and the link.
+// listLock serializes list edits when the pending slot is taken.
+var listLock uint32
+
+func lockList() {
+	for i := 0; !atomic.CompareAndSwapUint32(&listLock, 0, 1); i++ {
+		if i&15 == 15 {
+			runtime.Gosched()
+		}
+	}
+}
+
+func unlockList() { atomic.StoreUint32(&listLock, 0) }
+
+// pendingSlot in a held Mutex's state says that ListOpPending, not the list,
+// covers it for the kernel.
+const pendingSlot = slotMask - 1
+
+// pendingHolder is the Mutex ListOpPending covers while held (for tests);
+// written only by the goroutine that claimed ListOpPending.
+var pendingHolder atomic.Pointer[Mutex]
+
+// acquire tries to move m.word from old to new (new carries our TID). If
+// ListOpPending is free, it claims it for the whole critical section:
+// the kernel handles the pending entry at death like a list entry, and no
+// list edit is needed. Otherwise m is linked on the list.
 func (m *Mutex) acquire(old, new uint32) bool {
-	claim(entryAddr(m))
+	e := entryAddr(m)
+	if atomic.CompareAndSwapUintptr(&anchor.head.ListOpPending, 0, e) {
+		if casWord(&m.word, old, new) {
+			m.setSlot(pendingSlot)
+			pendingHolder.Store(m)
+			return true
+		}
+		unclaim()
+		return false
+	}
+	lockList()
 	ok := casWord(&m.word, old, new)
 	if ok {
 		m.link()
 	}
-	unclaim()
+	unlockList()
 	return ok
 }
 
-// release unlinks m and stores new (0 or notRecoverable) into its word,
-// returning the old word. The pending mark covers a death between the
-// unlink and the store.
+// release stores new (0 or notRecoverable) into m's word, returning the old
+// word, and ends m's cover: ListOpPending or the list.
 func (m *Mutex) release(new uint32) uint32 {
-	claim(entryAddr(m))
+	e := entryAddr(m)
+	if m.slot() == pendingSlot && atomic.LoadUintptr(&anchor.head.ListOpPending) == e {
+		m.setSlot(noSlot)
+		pendingHolder.Store(nil)
+		old := swapWord(&m.word, new)
+		unclaim()
+		return old
+	}
+	lockList()
 	m.unlink()
 	old := swapWord(&m.word, new)
-	unclaim()
+	unlockList()
 	return old
 }
 
-// link pushes m at the front of the list. Called with the list claimed.
+// link pushes m at the front of the list. Called holding listLock.
 func (m *Mutex) link() {
 	var s int32
 	if n := len(anchor.free); n > 0 {
@@ -154,7 +189,7 @@ func (m *Mutex) link() {
 	m.setSlot(s)
 }
 
-// unlink removes m from the list. Called with the list claimed.
+// unlink removes m from the list. Called holding listLock.
 func (m *Mutex) unlink() {
 	s := m.slot()
 	if s < 0 || int(s) >= len(anchor.nodes) || anchor.nodes[s].m != m {
@@ -193,9 +228,12 @@ func (m *Mutex) unlink() {
 
 // heldCount is the number of Mutexes this process holds (for tests).
 func heldCount() int {
-	claim(1)
-	defer unclaim()
+	lockList()
+	defer unlockList()
 	n := 0
+	if m := pendingHolder.Load(); m != nil && atomic.LoadUintptr(&anchor.head.ListOpPending) == entryAddr(m) {
+		n++
+	}
 	for i := anchor.first; i != noSlot; i = anchor.nodes[i].next {
 		n++
 	}

@@ -2,7 +2,7 @@
 
 package locks
 
-// unclaim releases the robust list with a plain store. On amd64 every store
+// unclaim ends the pending cover with a plain store. On amd64 every store
 // is a release store (x86-TSO: a store is not reordered with earlier loads
 // or stores), and the call boundary of a function that is not inlined keeps
 // the compiler from moving the list edits below it. This is how the Go

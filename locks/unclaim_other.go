@@ -4,5 +4,5 @@ package locks
 
 import "sync/atomic"
 
-// unclaim releases the robust list with a release store.
+// unclaim ends the pending cover with a release store.
 func unclaim() { atomic.StoreUintptr(&anchor.head.ListOpPending, 0) }
