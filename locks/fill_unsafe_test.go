@@ -34,9 +34,9 @@ func TestLayout(t *testing.T) {
 	check("Mutex.next", unsafe.Offsetof(m.next), 8)
 	check("futexOffset", uintptr(-futexOffset), 8)
 	var r RMutex
-	check("Sizeof(RMutex)", unsafe.Sizeof(r), 24)
+	check("Sizeof(RMutex)", unsafe.Sizeof(r), 32)
 	check("RMutex.owner", unsafe.Offsetof(r.owner), 16)
-	check("RMutex.count", unsafe.Offsetof(r.count), 20)
+	check("RMutex.count", unsafe.Offsetof(r.count), 24)
 	var s Semaphore
 	check("Sizeof(Semaphore)", unsafe.Sizeof(s), 8)
 	check("Semaphore.waiters", unsafe.Offsetof(s.waiters), 4)

@@ -2,10 +2,9 @@ package locks
 
 import (
 	"context"
-	"runtime"
 	"sync/atomic"
 
-	"github.com/shmkit/shmkit/internal/sys"
+	"github.com/shmkit/shmkit/internal/goid"
 )
 
 // RMutex is a robust, process-shared recursive mutex (Python's RLock). The
@@ -13,25 +12,27 @@ import (
 // until that goroutine has unlocked it as many times. Other goroutines and
 // other processes wait. The zero value is an unlocked RMutex.
 //
-// Ownership is tied to the goroutine by pinning it to its OS thread
-// (runtime.LockOSThread) from the first Lock to the last Unlock, and
-// recording the thread id: no other goroutine can run on that thread in the
-// meantime, so the thread id names the goroutine.
+// The owner is recorded as the goroutine's runtime identity (the address of
+// its descriptor, internal/goid), which together with the lock word's
+// process id names one goroutine of one process. Reading it costs a
+// nanosecond; no thread is pinned and no system call made.
 //
 // Robustness is the embedded Mutex's: a holder that dies leaves the lock to
 // the next LockContext with ErrOwnerDead.
 //
-// Memory layout (24 bytes, 8-byte aligned):
+// Memory layout (32 bytes, 8-byte aligned):
 //
 //	offset size field
 //	0      16   m      the underlying Mutex
-//	16     4    owner  thread id of the owning goroutine (0 when free);
-//	                   written only by the holder
-//	20     4    count  recursion depth; written only by the holder
+//	16     8    owner  identity of the owning goroutine in the holding
+//	                   process (0 when free); written only by the holder
+//	24     4    count  recursion depth; written only by the holder
+//	28     4    (padding)
 type RMutex struct {
 	m     Mutex
-	owner uint32
+	owner uint64
 	count uint32
+	_     uint32
 }
 
 // Lock locks r, or adds a level if the calling goroutine already owns it.
@@ -50,27 +51,16 @@ func (r *RMutex) Lock() {
 // LockContext is Lock with cancellation and owner-death reporting, as
 // Mutex.LockContext.
 func (r *RMutex) LockContext(ctx context.Context) error {
-	// An owner is already pinned to its thread, so the thread id read while
-	// pinned tells re-entry apart. A goroutine that is not the owner unpins
-	// before it waits: a pinned waiter would hold an OS thread the whole
-	// time, and thousands of waiters would exhaust them.
-	//
-	// gettid is a system call (about a microsecond on some VMs): skip it
-	// unless this process holds the lock, the only case re-entry is possible.
-	if atomic.LoadUint32(&r.m.word)&tidMask == anchorTid() {
-		runtime.LockOSThread()
-		if r.ownedBy(uint32(sys.Gettid())) {
-			r.count++
-			return nil
-		}
-		runtime.UnlockOSThread()
+	me := uint64(goid.Current())
+	if r.ownedBy(me) {
+		r.count++
+		return nil
 	}
 	err := r.m.LockContext(ctx)
 	if err != nil && err != ErrOwnerDead {
 		return err
 	}
-	runtime.LockOSThread()
-	atomic.StoreUint32(&r.owner, uint32(sys.Gettid()))
+	atomic.StoreUint64(&r.owner, me)
 	r.count = 1
 	return err
 }
@@ -78,32 +68,30 @@ func (r *RMutex) LockContext(ctx context.Context) error {
 // TryLock locks r if it is free (or owned by the caller) and reports whether
 // it did.
 func (r *RMutex) TryLock() bool {
-	runtime.LockOSThread()
-	if atomic.LoadUint32(&r.m.word)&tidMask == anchorTid() && r.ownedBy(uint32(sys.Gettid())) {
+	me := uint64(goid.Current())
+	if r.ownedBy(me) {
 		r.count++
 		return true
 	}
 	if !r.m.TryLock() {
-		runtime.UnlockOSThread()
 		return false
 	}
-	atomic.StoreUint32(&r.owner, uint32(sys.Gettid()))
+	atomic.StoreUint64(&r.owner, me)
 	r.count = 1
 	return true
 }
 
-// ownedBy reports whether the thread me owns r: the word says this process
-// holds it and owner names the thread.
-func (r *RMutex) ownedBy(me uint32) bool {
-	return atomic.LoadUint32(&r.owner) == me &&
+// ownedBy reports whether goroutine me of this process owns r: the word
+// says this process holds it and owner names the goroutine.
+func (r *RMutex) ownedBy(me uint64) bool {
+	return atomic.LoadUint64(&r.owner) == me &&
 		atomic.LoadUint32(&r.m.word)&tidMask == anchorTid()
 }
 
 // Unlock removes one level; the last one unlocks. It panics if the calling
 // goroutine does not own r.
 func (r *RMutex) Unlock() {
-	me := uint32(sys.Gettid())
-	if !r.ownedBy(me) {
+	if !r.ownedBy(uint64(goid.Current())) {
 		panic("locks: unlock of RMutex by a goroutine that does not own it")
 	}
 	if r.count == 0 {
@@ -111,16 +99,15 @@ func (r *RMutex) Unlock() {
 	}
 	r.count--
 	if r.count == 0 {
-		atomic.StoreUint32(&r.owner, 0)
+		atomic.StoreUint64(&r.owner, 0)
 		r.m.Unlock()
 	}
-	runtime.UnlockOSThread()
 }
 
 // MarkConsistent declares the guarded data repaired after LockContext
 // returned ErrOwnerDead. The caller must own r.
 func (r *RMutex) MarkConsistent() {
-	if !r.ownedBy(uint32(sys.Gettid())) {
+	if !r.ownedBy(uint64(goid.Current())) {
 		panic("locks: MarkConsistent of an RMutex the caller does not own")
 	}
 	r.m.MarkConsistent()
