@@ -1,0 +1,533 @@
+package ring
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shmkit/shmkit/internal/baseline"
+	"github.com/shmkit/shmkit/internal/proctest"
+	"golang.org/x/sys/unix"
+)
+
+// Benchmarks run across two real processes (the test binary re-executed),
+// touch every payload byte, and report a baseline measured in the same run
+// next to the ring's figure:
+//
+//	BenchmarkSPSCThroughput   8 B and 64 B messages, Mmsgs/s, vs a C SPSC
+//	                          ring with the same slot format (C-Mmsgs/s)
+//	BenchmarkPingPong         round trip over two SPSC rings, p50/p99 ns,
+//	                          vs C spinning on two cache lines and Python's
+//	                          multiprocessing.Pipe
+//	BenchmarkBandwidth64KiB   64 KiB messages, GB/s, vs a unix socketpair
+//	                          across processes and memcpy in one process
+//	BenchmarkMPMC2x2          2 producer and 2 consumer goroutines, Mmsgs/s,
+//	                          vs a buffered Go channel
+//
+// Read them with benchstat over several -count runs: the machine is shared
+// and its figures move between runs (see /work/shared/baselines/README.md
+// for this VM's bimodal core placement).
+
+// benchRoles are the benchmark children; init adds them to roles.
+var benchRoles = map[string]proctest.Role{
+	// name size mode: receive until ErrClosed with Recv (mode single) or
+	// RecvBatch (mode batch), checking message i holds i (and, for 64
+	// bytes, its last word i+7).
+	"bench-spsc-recv": func() int {
+		a := proctest.Args()
+		r := attach(a[0], "spsc").(*SPSC)
+		size := argInt(1)
+		bufs := make([][]byte, 64)
+		for i := range bufs {
+			bufs[i] = make([]byte, size)
+		}
+		if a[2] == "single" {
+			bufs = bufs[:1]
+		}
+		ctx := context.Background()
+		var i uint64
+		for {
+			var n int
+			var err error
+			if len(bufs) == 1 {
+				var l int
+				l, err = r.Recv(ctx, bufs[0][:size])
+				bufs[0] = bufs[0][:l]
+				n = 1
+			} else {
+				n, err = r.RecvBatch(ctx, bufs)
+			}
+			if err == ErrClosed {
+				return 0
+			}
+			if err != nil {
+				fail("recv: %v", err)
+			}
+			for _, m := range bufs[:n] {
+				if !checkSeq(m, i) {
+					fail("message %d: % x", i, m)
+				}
+				i++
+			}
+		}
+	},
+	// name: echo every message of the request ring (at 0) to the reply
+	// ring (after it) until ErrClosed.
+	"bench-echo": func() int {
+		mem := openSegment(proctest.Args()[0])
+		req, err := AttachSPSC(mem)
+		if err != nil {
+			fail("attach: %v", err)
+		}
+		resp, err := AttachSPSC(mem[pingOffset:])
+		if err != nil {
+			fail("attach: %v", err)
+		}
+		buf := make([]byte, 64)
+		ctx := context.Background()
+		for {
+			n, err := req.Recv(ctx, buf)
+			if err == ErrClosed {
+				return 0
+			}
+			if err != nil {
+				fail("recv: %v", err)
+			}
+			if err := resp.Send(ctx, buf[:n]); err != nil {
+				fail("send: %v", err)
+			}
+		}
+	},
+	// name mode: receive 64 KiB messages until ErrClosed, copying each out
+	// (mode copy) or reading it in place (mode peek); every byte is read.
+	"bench-recv-64k": func() int {
+		a := proctest.Args()
+		r := attach(a[0], "spsc").(*SPSC)
+		buf := make([]byte, 64<<10)
+		ctx := context.Background()
+		var sum uint64
+		for {
+			var err error
+			if a[1] == "peek" {
+				var m []byte
+				if m, err = r.Peek(ctx); err == nil {
+					sum += xorWords(m)
+					r.Release()
+				}
+			} else {
+				var n int
+				n, err = r.Recv(ctx, buf)
+				sum += uint64(n)
+			}
+			if err == ErrClosed {
+				fmt.Fprintln(os.Stderr, sum)
+				return 0
+			}
+			if err != nil {
+				fail("recv: %v", err)
+			}
+		}
+	},
+	// Read fd 3 until EOF.
+	"bench-sock-read": func() int {
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := unix.Read(3, buf)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				fail("read: %v", err)
+			}
+			if n == 0 {
+				return 0
+			}
+		}
+	},
+}
+
+func init() {
+	for k, v := range benchRoles {
+		roles[k] = v
+	}
+}
+
+// fillSeq writes sequence number i into an 8- or 64-byte message.
+func fillSeq(m []byte, i uint64) {
+	for k := 0; k+8 <= len(m); k += 8 {
+		binary.LittleEndian.PutUint64(m[k:], i+uint64(k/8))
+	}
+}
+
+func checkSeq(m []byte, i uint64) bool {
+	return len(m) >= 8 && binary.LittleEndian.Uint64(m) == i &&
+		binary.LittleEndian.Uint64(m[len(m)-8:]) == i+uint64(len(m)/8-1)
+}
+
+func xorWords(m []byte) uint64 {
+	var x uint64
+	for len(m) >= 8 {
+		x ^= binary.LittleEndian.Uint64(m)
+		m = m[8:]
+	}
+	return x
+}
+
+// cRuns numbers the C baseline runs: internal/baseline runs a program once
+// per distinct arguments, and each benchmark run wants its own baseline
+// (the C program ignores the extra argument).
+var cRuns atomic.Int64
+
+// cResult runs the C baseline, or logs why it cannot.
+func cResult(b *testing.B, args ...string) baseline.Result {
+	args = append(args, "run="+strconv.FormatInt(cRuns.Add(1), 10))
+	r, err := baseline.C(cBaseline, args...)
+	if err != nil {
+		if errors.Is(err, baseline.ErrUnavailable) {
+			b.Logf("no C baseline: %v", err)
+		} else {
+			b.Errorf("C baseline: %v", err)
+		}
+		return nil
+	}
+	return r
+}
+
+// BenchmarkSPSCThroughput streams 8- and 64-byte messages from this
+// process to a child through a 4096-slot SPSC ring: one Send per message,
+// or SendBatch of 64 (ns/op is then per batch). It reports Mmsgs/s, and
+// next to it the C ring's rate (C-Mmsgs/s) and the ratio (x-C).
+func BenchmarkSPSCThroughput(b *testing.B) {
+	for _, size := range []int{8, 64} {
+		for _, mode := range []string{"single", "batch"} {
+			b.Run(fmt.Sprintf("%dB/%s", size, mode), func(b *testing.B) {
+				name, _, ring := newRingSegment(b, "spsc", 4096, size, 0)
+				r := ring.(*SPSC)
+				c := proctest.Start(b, "bench-spsc-recv", []string{name, strconv.Itoa(size), mode}, nil)
+				ctx := context.Background()
+				msg := make([]byte, size)
+				// Warm up: the child is running once it took a message.
+				fillSeq(msg, 0)
+				if err := r.Send(ctx, msg); err != nil {
+					b.Fatal(err)
+				}
+				waitFor(b, "child", func() bool { return r.Len() == 0 })
+				i := uint64(1)
+				batch := 1
+				b.ReportAllocs()
+				if mode == "single" {
+					for b.Loop() {
+						fillSeq(msg, i)
+						if err := r.Send(ctx, msg); err != nil {
+							b.Fatal(err)
+						}
+						i++
+					}
+				} else {
+					batch = 64
+					msgs := make([][]byte, batch)
+					for k := range msgs {
+						msgs[k] = make([]byte, size)
+					}
+					for b.Loop() {
+						for k, m := range msgs {
+							fillSeq(m, i+uint64(k))
+						}
+						if _, err := r.SendBatch(ctx, msgs); err != nil {
+							b.Fatal(err)
+						}
+						i += uint64(batch)
+					}
+				}
+				_ = r.Close()
+				c.MustSucceed(b, childTimeout)
+				mps := float64(b.N*batch) / b.Elapsed().Seconds() / 1e6
+				b.ReportMetric(mps, "Mmsgs/s")
+				b.ReportMetric(b.Elapsed().Seconds()*1e9/float64(b.N*batch), "ns/msg")
+				if cr := cResult(b, "ring", strconv.Itoa(size), "20000000"); cr != nil {
+					b.ReportMetric(cr["mps"]/1e6, "C-Mmsgs/s")
+					b.ReportMetric(mps/(cr["mps"]/1e6), "x-C")
+				}
+			})
+		}
+	}
+}
+
+// pingOffset is where the reply ring starts in the ping-pong segment.
+var pingOffset = (SPSCSize(64, 64) + 127) &^ 127
+
+// latencies keeps the last samples of a benchmark without allocating in
+// the timed loop.
+type latencies struct {
+	s []time.Duration
+	n int
+}
+
+func newLatencies() *latencies { return &latencies{s: make([]time.Duration, 1<<20)} }
+
+func (l *latencies) add(d time.Duration) {
+	l.s[l.n%len(l.s)] = d
+	l.n++
+}
+
+func (l *latencies) pct(p int) time.Duration {
+	s := slices.Clone(l.s[:min(l.n, len(l.s))])
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	return s[len(s)*p/100]
+}
+
+// BenchmarkPingPong sends an 8-byte request to a child through one SPSC
+// ring and waits for the echo on another. It reports the round trip's
+// p50-ns and p99-ns, the C spin ping-pong's (C-p50-ns, x-C-spin: the ratio
+// to the physical floor), and Python's multiprocessing.Pipe
+// (py-p50-ns, x-faster-than-py).
+func BenchmarkPingPong(b *testing.B) {
+	name, mem := newSegment(b, pingOffset+SPSCSize(64, 64))
+	req, err := NewSPSC(mem, 64, 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp, err := NewSPSC(mem[pingOffset:], 64, 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := proctest.Start(b, "bench-echo", []string{name}, nil)
+	ctx := context.Background()
+	msg := make([]byte, 8)
+	buf := make([]byte, 64)
+	lat := newLatencies()
+	for i := range 1000 { // warm up, and make sure the child runs
+		fillSeq(msg, uint64(i))
+		_ = req.Send(ctx, msg)
+		_, _ = resp.Recv(ctx, buf)
+	}
+	b.ReportAllocs()
+	i := uint64(0)
+	for b.Loop() {
+		fillSeq(msg, i)
+		t0 := time.Now()
+		if err := req.Send(ctx, msg); err != nil {
+			b.Fatal(err)
+		}
+		n, err := resp.Recv(ctx, buf)
+		lat.add(time.Since(t0))
+		if err != nil || !checkSeq(buf[:n], i) {
+			b.Fatalf("echo %d: % x %v", i, buf[:n], err)
+		}
+		i++
+	}
+	_ = req.Close()
+	c.MustSucceed(b, childTimeout)
+	p50 := float64(lat.pct(50))
+	b.ReportMetric(p50, "p50-ns")
+	b.ReportMetric(float64(lat.pct(99)), "p99-ns")
+	if cr := cResult(b, "spin", "300000"); cr != nil {
+		b.ReportMetric(cr["p50_ns"], "C-p50-ns")
+		b.ReportMetric(cr["p99_ns"], "C-p99-ns")
+		b.ReportMetric(p50/cr["p50_ns"], "x-C-spin")
+	}
+	py, err := baseline.Python(pyPipeScript)
+	if err != nil {
+		b.Logf("no Python baseline: %v", err)
+		return
+	}
+	b.ReportMetric(py["p50_ns"], "py-p50-ns")
+	b.ReportMetric(py["p50_ns"]/p50, "x-faster-than-py")
+}
+
+// BenchmarkBandwidth64KiB moves 64 KiB messages from this process to a
+// child: through a 32-slot SPSC ring with Send and Recv (two copies), with
+// Reserve/Commit and Peek/Release (filled and read in place), through a
+// unix socketpair, and (the ceiling) with copy in one process. GB/s.
+func BenchmarkBandwidth64KiB(b *testing.B) {
+	const size = 64 << 10
+	src := make([]byte, size)
+	for i := range src {
+		src[i] = byte(i * 7)
+	}
+	report := func(b *testing.B) {
+		b.ReportMetric(float64(b.N)*size/b.Elapsed().Seconds()/1e9, "GB/s")
+	}
+	for _, mode := range []string{"copy", "zero-copy"} {
+		b.Run("ring/"+mode, func(b *testing.B) {
+			const slots = 32
+			name, _, ring := newRingSegment(b, "spsc", slots, size, 0)
+			r := ring.(*SPSC)
+			childMode := "copy"
+			if mode == "zero-copy" {
+				childMode = "peek"
+			}
+			c := proctest.Start(b, "bench-recv-64k", []string{name, childMode}, nil)
+			ctx := context.Background()
+			for range 2 * slots { // fault the ring's pages in
+				_ = r.Send(ctx, src)
+			}
+			waitFor(b, "child", func() bool { return r.Len() == 0 })
+			b.SetBytes(size)
+			b.ReportAllocs()
+			for b.Loop() {
+				if mode == "copy" {
+					if err := r.Send(ctx, src); err != nil {
+						b.Fatal(err)
+					}
+					continue
+				}
+				m, err := r.Reserve(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				copy(m, src) // produce in place
+				if err := r.Commit(size); err != nil {
+					b.Fatal(err)
+				}
+			}
+			_ = r.Close()
+			c.MustSucceed(b, childTimeout)
+			report(b)
+		})
+	}
+	b.Run("socketpair", func(b *testing.B) {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		peer := os.NewFile(uintptr(fds[1]), "socketpair")
+		c := proctest.Start(b, "bench-sock-read", nil, &proctest.Options{Files: []*os.File{peer}})
+		_ = peer.Close()
+		b.SetBytes(size)
+		b.ReportAllocs()
+		for b.Loop() {
+			for p := src; len(p) > 0; {
+				n, err := unix.Write(fds[0], p)
+				if err == unix.EINTR {
+					continue
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				p = p[n:]
+			}
+		}
+		_ = unix.Close(fds[0])
+		c.MustSucceed(b, childTimeout)
+		report(b)
+	})
+	b.Run("memcpy", func(b *testing.B) {
+		dst := make([]byte, size)
+		b.SetBytes(size)
+		b.ReportAllocs()
+		for b.Loop() {
+			copy(dst, src)
+		}
+		report(b)
+	})
+}
+
+// BenchmarkMPMC2x2 runs 2 producer and 2 consumer goroutines in this
+// process over an MPMC ring of 1024 slots in a shared segment, and over a
+// chan [8]byte of capacity 1024. The benchmark goroutine is one producer;
+// Mmsgs/s counts what the consumers received.
+func BenchmarkMPMC2x2(b *testing.B) {
+	type pipe struct {
+		send  func(uint64) error
+		recv  func() (uint64, error)
+		close func()
+	}
+	run := func(b *testing.B, p pipe) {
+		var got atomic.Int64
+		var wg sync.WaitGroup
+		for range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					if _, err := p.recv(); err != nil {
+						return
+					}
+					got.Add(1)
+				}
+			}()
+		}
+		stop := make(chan struct{})
+		var pwg sync.WaitGroup
+		pwg.Add(1)
+		go func() { // the second producer
+			defer pwg.Done()
+			for i := uint64(0); ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if p.send(i) != nil {
+					return
+				}
+			}
+		}()
+		b.ReportAllocs()
+		start := time.Now()
+		i := uint64(0)
+		for b.Loop() {
+			if err := p.send(i); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+		close(stop)
+		pwg.Wait()
+		p.close()
+		wg.Wait()
+		b.ReportMetric(float64(got.Load())/time.Since(start).Seconds()/1e6, "Mmsgs/s")
+	}
+	b.Run("ring", func(b *testing.B) {
+		_, mem := newSegment(b, MPMCSize(1024, 8))
+		r, err := NewMPMC(mem, 1024, 8)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx := context.Background()
+		run(b, pipe{
+			send: func(i uint64) error {
+				var m [8]byte
+				binary.LittleEndian.PutUint64(m[:], i)
+				return r.Send(ctx, m[:])
+			},
+			recv: func() (uint64, error) {
+				var m [8]byte
+				_, err := r.Recv(ctx, m[:])
+				return binary.LittleEndian.Uint64(m[:]), err
+			},
+			close: func() { _ = r.Close() },
+		})
+	})
+	b.Run("chan", func(b *testing.B) {
+		ch := make(chan [8]byte, 1024)
+		run(b, pipe{
+			send: func(i uint64) error {
+				var m [8]byte
+				binary.LittleEndian.PutUint64(m[:], i)
+				ch <- m
+				return nil
+			},
+			recv: func() (uint64, error) {
+				m, ok := <-ch
+				if !ok {
+					return 0, ErrClosed
+				}
+				return binary.LittleEndian.Uint64(m[:]), nil
+			},
+			close: func() { close(ch) },
+		})
+	})
+}
