@@ -91,10 +91,14 @@ func worker() int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var once sync.Once
-	go watchParent(conn, cancel, &once)
+	var wmu sync.Mutex
+	go watchParent(conn, &wmu, cancel, &once)
 
 	res := runTask(ctx, req)
-	if err := writeFrame(conn, frameResult, &res, nil); err != nil {
+	wmu.Lock()
+	err = writeFrame(conn, frameResult, &res, nil)
+	wmu.Unlock()
+	if err != nil {
 		return exitOrphaned
 	}
 	_ = conn.CloseWrite()
@@ -105,18 +109,31 @@ func worker() int {
 }
 
 // watchParent reads the parent's frames for the life of the task: a cancel
-// frame cancels the task's context; the end of the stream means the parent
-// is gone, and the worker follows it.
-func watchParent(conn *net.UnixConn, cancel context.CancelFunc, once *sync.Once) {
+// frame cancels the task's context; an adopt frame hands over more
+// segments; the end of the stream means the parent is gone, and the worker
+// follows it. wmu serializes writes to conn.
+func watchParent(conn *net.UnixConn, wmu *sync.Mutex, cancel context.CancelFunc, once *sync.Once) {
 	for {
-		typ, _, fds, err := readFrame(conn)
-		closeAll(fds)
+		typ, payload, fds, err := readFrame(conn)
 		if err != nil {
 			os.Exit(exitOrphaned)
 		}
-		if typ == frameCancel {
+		switch typ {
+		case frameCancel:
 			once.Do(cancel)
+		case frameAdopt:
+			var segs []inheritedSegment
+			if decodeFrame(payload, &segs) == nil && len(segs) == len(fds) {
+				for i, s := range segs {
+					shm.Adopt(s.PID, s.ID, fds[i])
+				}
+				fds = nil // adopted: kept for the life of the process
+			}
+			wmu.Lock()
+			_ = writeFrame(conn, frameAdopted, nil, nil)
+			wmu.Unlock()
 		}
+		closeAll(fds)
 	}
 }
 
@@ -124,7 +141,8 @@ func runTask(ctx context.Context, req request) (res result) {
 	fail := func(msg string, panicked bool, stack string) result {
 		return result{Err: &RemoteError{Task: req.Task, Pid: os.Getpid(), Message: msg, Panic: panicked, Stack: stack}}
 	}
-	run, ok := lookup(req.Task)
+	e, ok := lookup(req.Task)
+	run := e.run
 	if !ok {
 		return fail(fmt.Sprintf("%v: %q is not registered in this binary", ErrUnknownTask, req.Task), false, "")
 	}

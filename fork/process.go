@@ -8,6 +8,8 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
+	"slices"
 	"sync"
 	"syscall"
 
@@ -59,6 +61,8 @@ type Process struct {
 type workerProc struct {
 	cmd   *exec.Cmd
 	conn  *net.UnixConn
+	wmu   sync.Mutex    // serializes writes to conn
+	acks  chan struct{} // frameAdopted acknowledgements, from collect
 	done  chan struct{}
 	state *os.ProcessState // set before done closes
 }
@@ -99,7 +103,7 @@ func startWorker() (*workerProc, error) {
 		conn.Close()
 		return nil, fmt.Errorf("fork: starting %s: %w", exe, err)
 	}
-	w := &workerProc{cmd: cmd, conn: conn, done: make(chan struct{})}
+	w := &workerProc{cmd: cmd, conn: conn, done: make(chan struct{}), acks: make(chan struct{}, 1)}
 	go func() {
 		_ = cmd.Wait()
 		w.state = cmd.ProcessState
@@ -112,15 +116,20 @@ func startWorker() (*workerProc, error) {
 // it ends, the task's context in the child is cancelled too.
 //
 // With the Fork method the child inherits every live segment of this
-// process by descriptor; with Spawn and ForkServer it inherits the
-// anonymous ones and opens named segments by name (so a named segment
-// unlinked meanwhile is gone for them, as for any process).
+// process by descriptor. With Spawn and ForkServer it inherits the
+// anonymous segments its argument refers to (shared objects encode as
+// references to their segments) and opens named segments by name, so a
+// named segment unlinked meanwhile is gone for it, as for any process.
 func Start[A, R any](ctx context.Context, task *Task[A, R], arg A, opts *Options) (*Process, error) {
 	m := opts.method()
 	if !m.valid() {
 		return nil, fmt.Errorf("%w: %v", ErrMethod, m)
 	}
-	payload, err := task.arg.Append(nil, arg)
+	var payload []byte
+	refs, err := shm.TrackRefs(func() (err error) {
+		payload, err = task.arg.Append(nil, arg)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("fork: task %q: encoding argument: %w", task.name, err)
 	}
@@ -152,19 +161,22 @@ func Start[A, R any](ctx context.Context, task *Task[A, R], arg A, opts *Options
 			req.Segments = append(req.Segments, inheritedSegment{PID: s.Ref.PID, ID: s.Ref.ID, Name: s.Ref.Name, Size: s.Ref.Size})
 			fds = append(fds, s.Fd)
 		}
+		w.wmu.Lock()
+		defer w.wmu.Unlock()
 		return writeFrame(w.conn, frameRequest, &req, fds)
 	}
 	err = shm.WithLive(func(segs []shm.LiveSegment) error {
 		if m != Fork {
-			// Spawn and ForkServer children open named segments by name;
-			// anonymous ones have no name and travel by descriptor.
-			anon := segs[:0:0]
+			// Spawn and ForkServer children get what the argument refers
+			// to: named segments they reopen by name, anonymous ones by
+			// descriptor.
+			var used []shm.LiveSegment
 			for _, s := range segs {
-				if s.Ref.Name == "" {
-					anon = append(anon, s)
+				if s.Ref.Name == "" && slices.Contains(refs, s.Ref) {
+					used = append(used, s)
 				}
 			}
-			segs = anon
+			segs = used
 		}
 		return send(segs)
 	})
@@ -184,11 +196,19 @@ func Start[A, R any](ctx context.Context, task *Task[A, R], arg A, opts *Options
 
 // collect reads the worker's report, then waits for it to exit.
 func (p *Process) collect() {
-	typ, payload, fds, err := readFrame(p.w.conn)
-	closeAll(fds)
-	if err == nil && typ == frameReady {
+	var typ byte
+	var payload []byte
+	var err error
+	for {
+		var fds []int
 		typ, payload, fds, err = readFrame(p.w.conn)
 		closeAll(fds)
+		if err != nil || (typ != frameReady && typ != frameAdopted) {
+			break
+		}
+		if typ == frameAdopted {
+			p.w.acks <- struct{}{}
+		}
 	}
 	var res result
 	if err == nil && typ != frameResult {
@@ -212,7 +232,44 @@ func (p *Process) collect() {
 }
 
 func (p *Process) cancelTask() {
-	p.cancelOnce.Do(func() { _ = writeFrame(p.w.conn, frameCancel, nil, nil) })
+	p.cancelOnce.Do(func() {
+		p.w.wmu.Lock()
+		defer p.w.wmu.Unlock()
+		_ = writeFrame(p.w.conn, frameCancel, nil, nil)
+	})
+}
+
+// pass hands the running worker the anonymous segments among refs, by
+// descriptor over its socket, and waits until it has them. A pool worker
+// needs this for tasks that refer to segments made after it started.
+func (p *Process) pass(ctx context.Context, refs []shm.Ref) error {
+	var segs []inheritedSegment
+	err := shm.WithLive(func(live []shm.LiveSegment) error {
+		var fds []int
+		for _, s := range live {
+			if s.Ref.Name == "" && slices.Contains(refs, s.Ref) {
+				segs = append(segs, inheritedSegment{PID: s.Ref.PID, ID: s.Ref.ID, Size: s.Ref.Size})
+				fds = append(fds, s.Fd)
+			}
+		}
+		if len(segs) == 0 {
+			return nil
+		}
+		p.w.wmu.Lock()
+		defer p.w.wmu.Unlock()
+		return writeFrame(p.w.conn, frameAdopt, &segs, fds)
+	})
+	if err != nil || len(segs) == 0 {
+		return err
+	}
+	select {
+	case <-p.w.acks:
+		return nil
+	case <-p.collected:
+		return fmt.Errorf("%w: %s ended before taking its segments", ErrWorkerDied, p.name)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Name is the process's name.
@@ -369,3 +426,7 @@ func Shutdown(ctx context.Context) error {
 	}
 	return nil
 }
+
+// CPUCount is the number of CPUs this process may run on (its affinity
+// mask), like Python's os.process_cpu_count.
+func CPUCount() int { return runtime.NumCPU() }

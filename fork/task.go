@@ -2,7 +2,9 @@ package fork
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"runtime/debug"
 	"sync"
 
 	"github.com/shmkit/shmkit/codec"
@@ -25,9 +27,18 @@ func (t *Task[A, R]) Name() string { return t.name }
 // result out.
 type runner func(ctx context.Context, arg []byte) ([]byte, error)
 
+// batchRunner runs a task over a chunk of encoded arguments (see
+// chunkItems) and appends each item's outcome to out (see appendOutcome).
+type batchRunner func(ctx context.Context, items []byte, n int, out []byte) ([]byte, error)
+
+type entry struct {
+	run   runner
+	batch batchRunner
+}
+
 var registry struct {
 	mu    sync.Mutex
-	tasks map[string]runner
+	tasks map[string]entry
 }
 
 // Register makes fn runnable in worker processes under name and returns the
@@ -57,12 +68,12 @@ func RegisterCodec[A, R any](name string, fn func(ctx context.Context, a A) (R, 
 	registry.mu.Lock()
 	defer registry.mu.Unlock()
 	if registry.tasks == nil {
-		registry.tasks = map[string]runner{}
+		registry.tasks = map[string]entry{}
 	}
 	if _, dup := registry.tasks[name]; dup {
 		panic(fmt.Sprintf("fork: task %q registered twice", name))
 	}
-	registry.tasks[name] = t.run
+	registry.tasks[name] = entry{run: t.run, batch: t.runBatch}
 	return t
 }
 
@@ -78,7 +89,49 @@ func (t *Task[A, R]) run(ctx context.Context, arg []byte) ([]byte, error) {
 	return t.res.Append(nil, r)
 }
 
-func lookup(name string) (runner, bool) {
+// runBatch runs the task on each of n encoded arguments in items, without
+// allocating per item when the types travel raw. A panic in one item is
+// that item's RemoteError; the others still run.
+func (t *Task[A, R]) runBatch(ctx context.Context, items []byte, n int, out []byte) ([]byte, error) {
+	for i := 0; i < n; i++ {
+		arg, rest, err := nextItem(items)
+		if err != nil {
+			return out, err
+		}
+		items = rest
+		out = t.runItem(ctx, arg, out)
+	}
+	return out, nil
+}
+
+// runItem appends one item's outcome: status, length, then the encoded
+// result or the gob-encoded RemoteError.
+func (t *Task[A, R]) runItem(ctx context.Context, arg []byte, out []byte) (res []byte) {
+	start := len(out)
+	defer func() {
+		if p := recover(); p != nil {
+			res = appendFailure(out[:start], t.name, fmt.Sprint(p), true, string(debug.Stack()))
+		}
+	}()
+	a, err := t.arg.Decode(arg)
+	if err != nil {
+		return appendFailure(out, t.name, fmt.Sprintf("decoding argument: %v", err), false, "")
+	}
+	r, err := t.fn(ctx, a)
+	if err != nil {
+		return appendFailure(out, t.name, err.Error(), false, "")
+	}
+	out = append(out, itemOK, 0, 0, 0, 0)
+	body := len(out)
+	out, err = t.res.Append(out, r)
+	if err != nil {
+		return appendFailure(out[:start], t.name, fmt.Sprintf("encoding result: %v", err), false, "")
+	}
+	binary.LittleEndian.PutUint32(out[body-4:], uint32(len(out)-body))
+	return out
+}
+
+func lookup(name string) (entry, bool) {
 	registry.mu.Lock()
 	defer registry.mu.Unlock()
 	r, ok := registry.tasks[name]

@@ -22,7 +22,10 @@ import (
 //	5      n    payload: a gob-encoded request or result; none for cancel
 //
 // Descriptors travel as SCM_RIGHTS with a frame's header. The worker first
-// says it is ready (its runtime is up); the parent sends one request (with the descriptors of the segments the worker inherits)
+// says it is ready (its runtime is up); the parent sends one request, and
+// later perhaps more segments (frameAdopt, acknowledged by frameAdopted:
+// a pool worker receives tasks that refer to segments made after it
+// started) (with the descriptors of the segments the worker inherits)
 // and perhaps a cancel; the worker sends one result. Either side seeing the
 // other's end close knows the other is gone: the worker then exits, which
 // is how a child dies with its parent without PR_SET_PDEATHSIG (whose
@@ -32,6 +35,8 @@ const (
 	frameResult  = 2
 	frameCancel  = 3
 	frameReady   = 4 // worker to parent, first thing: the runtime is up
+	frameAdopt   = 5 // parent to worker: more segments (descriptors attached)
+	frameAdopted = 6 // worker to parent: the segments of a frameAdopt are known
 
 	maxFrame   = 1 << 30
 	maxFds     = 250 // SCM_MAX_FD is 253
@@ -118,7 +123,7 @@ func readFrame(c *net.UnixConn) (typ byte, payload []byte, fds []int, err error)
 		}
 	}
 	size := binary.LittleEndian.Uint32(hdr[1:])
-	if size > maxFrame || hdr[0] < frameRequest || hdr[0] > frameReady {
+	if size > maxFrame || hdr[0] < frameRequest || hdr[0] > frameAdopted {
 		closeAll(fds)
 		return 0, nil, nil, fmt.Errorf("%w: type %d, %d bytes", errFrame, hdr[0], size)
 	}

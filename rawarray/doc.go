@@ -68,17 +68,16 @@
 //
 // This differs from Python on purpose. Python's Value and Array are guarded
 // by a recursive lock (RLock) that every .value access takes, which is why
-// `with v.get_lock(): v.value += 1` does not deadlock. Go has no goroutine
-// identity; a recursive lock (locks.RMutex) pins the goroutine to its
-// thread and asks the kernel for the thread id on every acquisition, which
-// costs about a microsecond on a virtual machine, more than Python's whole
-// increment. A non-recursive Mutex with atomic accesses keeps the idiom
-// working, at tens of nanoseconds an increment (BenchmarkValue,
-// BenchmarkValueIncrement2Proc). What is lost is that a Store outside the lock
-// does not wait for a locked update in progress: it can land between that
-// update's Load and Store and be overwritten. Writers that compete with
-// locked updates must lock too. (The lock slot in the layout has room for a
-// recursive lock, should one be added later under another lock kind.)
+// `with v.get_lock(): v.value += 1` does not deadlock. Here Load and Store
+// do not lock at all: they are single atomic accesses, and the Mutex is
+// there for read-modify-write sequences. That keeps the idiom working at
+// tens of nanoseconds an increment (BenchmarkValue,
+// BenchmarkValueIncrement2Proc) without a recursive lock. What is lost is
+// that a Store outside the lock does not wait for a locked update in
+// progress: it can land between that update's Load and Store and be
+// overwritten. Writers that compete with locked updates must lock too. (A
+// recursive lock, locks.RMutex, is 32 bytes: it would need a new layout
+// version with a larger lock slot.)
 //
 // Raw objects have no lock. A RawValue's Load and Store are still atomic;
 // a RawArray's At, Set and Slice are plain memory accesses.

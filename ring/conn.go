@@ -57,8 +57,9 @@ type Conn struct {
 	end    int
 	send   *SPSC // nil for a receive-only end
 	recv   *SPSC // nil for a send-only end
-	sendMu sync.Mutex
-	recvMu sync.Mutex
+	sendMu sync.Mutex // held by Send, and by Close while it unmaps
+	recvMu sync.Mutex // held by Recv, RecvInto and Poll, and by Close
+	gone   bool       // unmapped; guarded by both mutexes
 
 	closeOnce sync.Once
 	closeErr  error
@@ -199,6 +200,9 @@ func (c *Conn) Send(ctx context.Context, msg []byte) error {
 	}
 	c.sendMu.Lock()
 	defer c.sendMu.Unlock()
+	if c.gone {
+		return io.ErrClosedPipe
+	}
 	first := true
 	for {
 		slot, err := c.send.Reserve(ctx)
@@ -260,6 +264,9 @@ func (c *Conn) recvMsg(ctx context.Context, alloc func(total int) ([]byte, error
 	}
 	c.recvMu.Lock()
 	defer c.recvMu.Unlock()
+	if c.gone {
+		return 0, io.EOF
+	}
 	total := -1
 	for {
 		slot, err := c.recv.Peek(ctx)
@@ -315,6 +322,9 @@ func (c *Conn) Poll(ctx context.Context) (bool, error) {
 	}
 	c.recvMu.Lock()
 	defer c.recvMu.Unlock()
+	if c.gone {
+		return true, nil
+	}
 	_, err := c.recv.Peek(ctx)
 	switch {
 	case err == nil:
@@ -330,27 +340,44 @@ func (c *Conn) Poll(ctx context.Context) (bool, error) {
 	return true, nil // a malformed message is ready to be reported by Recv
 }
 
-// Close closes both directions of this end: the peer's Recv returns
-// io.EOF once it has drained what was sent, its Send io.ErrClosedPipe;
-// then unmaps this end. Close is idempotent.
+// Shutdown closes both directions of the pipe without unmapping this end:
+// the peer's Recv returns io.EOF once it has drained what was sent, its
+// Send io.ErrClosedPipe; blocked Sends and Recvs on this end wake, and
+// this end's Recv still drains what the peer sent before.
+func (c *Conn) Shutdown() {
+	if c.send != nil {
+		_ = c.send.Close()
+	}
+	if c.recv != nil {
+		_ = c.recv.Close()
+	}
+}
+
+// Close shuts the pipe down (see Shutdown), waits for Sends and Recvs in
+// progress on this end to return, and unmaps it; later calls on this end
+// return io.ErrClosedPipe or io.EOF. Close is idempotent.
 func (c *Conn) Close() error {
 	c.closeOnce.Do(func() {
-		if c.send != nil {
-			_ = c.send.Close()
-		}
-		if c.recv != nil {
-			_ = c.recv.Close()
-		}
-		c.closeErr = c.seg.Close()
+		c.Shutdown()
+		c.closeErr = c.unmap()
 	})
 	return c.closeErr
+}
+
+func (c *Conn) unmap() error {
+	c.sendMu.Lock()
+	c.recvMu.Lock()
+	defer c.sendMu.Unlock()
+	defer c.recvMu.Unlock()
+	c.gone = true
+	return c.seg.Close()
 }
 
 // Detach unmaps this end without closing it: for a process that handed the
 // end to another (which now sends and receives on it) and keeps no use for
 // it. Use Close to end the conversation.
 func (c *Conn) Detach() error {
-	c.closeOnce.Do(func() { c.closeErr = c.seg.Close() })
+	c.closeOnce.Do(func() { c.closeErr = c.unmap() })
 	return c.closeErr
 }
 

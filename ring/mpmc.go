@@ -347,13 +347,27 @@ func (r *MPMC) waitSend(ctx context.Context, w *waiter) error {
 	if w.spin(ctx) {
 		return nil
 	}
-	t := atomic.LoadUint64(&r.c.tail)
-	w.observe(t, atomic.LoadUint64(&r.words[r.index(t)]), 0)
+	r.observeSend(w)
 	err := w.sleep(ctx, &r.c.notFull, r.sendReady)
 	if err != park.ErrTimeout {
 		return err
 	}
-	t = atomic.LoadUint64(&r.c.tail)
+	r.sendStalled(w)
+	return nil
+}
+
+// observeSend records the state a sender waits on (tail and its slot's
+// seq) in w, which measures how long it stays unchanged.
+func (r *MPMC) observeSend(w *waiter) {
+	t := atomic.LoadUint64(&r.c.tail)
+	w.observe(t, atomic.LoadUint64(&r.words[r.index(t)]), 0)
+}
+
+// sendStalled runs after a sender's sleep timed out: if the slot at tail
+// has been held by the same consumer for livenessAfter and that consumer
+// is gone, it releases the slot (the message is lost) and wakes senders.
+func (r *MPMC) sendStalled(w *waiter) {
+	t := atomic.LoadUint64(&r.c.tail)
 	pos := t & posMask
 	i := r.index(pos)
 	seq := atomic.LoadUint64(&r.words[i])
@@ -361,17 +375,16 @@ func (r *MPMC) waitSend(ctx context.Context, w *waiter) error {
 	prev := pos - r.slots
 	if t&closedBit != 0 || pos < r.slots || seq != prev+1 || stuck < livenessAfter ||
 		atomic.LoadUint64(&r.c.head) <= prev {
-		return nil // not a slot held by a consumer: the ring is just full
+		return // not a slot held by a consumer: the ring is just full
 	}
 	meta := atomic.LoadUint64(&r.words[i+1])
 	if !r.ownerGone(uint32(meta>>32), prev, tagConsumer, stuck) {
-		return nil
+		return
 	}
 	// The consumer of prev died holding it: release the slot for it.
 	if atomic.CompareAndSwapUint64(&r.words[i], prev+1, pos) {
 		wake(&r.c.notFull)
 	}
-	return nil
 }
 
 // sendReady is the sender's re-check before sleeping, from fresh loads: it
@@ -620,29 +633,42 @@ func (r *MPMC) waitRecv(ctx context.Context, w *waiter) error {
 	if w.spin(ctx) {
 		return nil
 	}
-	h := atomic.LoadUint64(&r.c.head)
-	w.observe(h, atomic.LoadUint64(&r.words[r.index(h)]), atomic.LoadUint64(&r.c.tail))
+	r.observeRecv(w)
 	err := w.sleep(ctx, &r.c.notEmpty, r.recvReady)
 	if err != park.ErrTimeout {
 		return err
 	}
-	h = atomic.LoadUint64(&r.c.head)
+	r.recvStalled(w)
+	return nil
+}
+
+// observeRecv records the state a receiver waits on (head, its slot's seq,
+// tail) in w, which measures how long it stays unchanged.
+func (r *MPMC) observeRecv(w *waiter) {
+	h := atomic.LoadUint64(&r.c.head)
+	w.observe(h, atomic.LoadUint64(&r.words[r.index(h)]), atomic.LoadUint64(&r.c.tail))
+}
+
+// recvStalled runs after a receiver's sleep timed out: if the slot at head
+// has been claimed and not published for livenessAfter by a producer that
+// is gone (or by one that never recorded itself, for unknownOwnerAfter),
+// it poisons the slot, so that the consumer that claims it reports
+// ErrProducerDied and moves on, and wakes receivers.
+func (r *MPMC) recvStalled(w *waiter) {
+	h := atomic.LoadUint64(&r.c.head)
 	i := r.index(h)
 	seq := atomic.LoadUint64(&r.words[i])
 	t := atomic.LoadUint64(&r.c.tail)
 	stuck := w.observe(h, seq, t)
 	if seq != h || t&posMask <= h || stuck < livenessAfter {
-		return nil // not a claimed slot: the ring is just empty
+		return // not a claimed slot: the ring is just empty
 	}
 	meta := atomic.LoadUint64(&r.words[i+1])
 	if !r.ownerGone(uint32(meta>>32), h, 0, stuck) {
-		return nil
+		return
 	}
-	// The producer of h died holding it: poison the slot, so that the
-	// consumer that claims it reports ErrProducerDied and moves on.
 	if atomic.CompareAndSwapUint64(&r.words[i+1], meta, ownerPoison<<32) &&
 		atomic.CompareAndSwapUint64(&r.words[i], h, h+1) {
 		wake(&r.c.notEmpty)
 	}
-	return nil
 }

@@ -280,12 +280,26 @@ func (r *SPSC) waitSend(ctx context.Context, w *waiter) error {
 	if w.spin(ctx) {
 		return nil
 	}
-	w.observe(atomic.LoadUint64(&r.c.tail), atomic.LoadUint64(&r.c.head), 0)
+	r.observe(w)
 	err := w.sleep(ctx, &r.c.notFull, r.sendReady)
 	if err != park.ErrTimeout {
 		return err
 	}
-	if w.observe(atomic.LoadUint64(&r.c.tail), atomic.LoadUint64(&r.c.head), 0) >= livenessAfter {
+	return r.sendStalled(w)
+}
+
+// observe records the positions in w, which measures how long they stay
+// unchanged.
+func (r *SPSC) observe(w *waiter) {
+	w.observe(atomic.LoadUint64(&r.c.tail), atomic.LoadUint64(&r.c.head), 0)
+}
+
+// sendStalled runs after a sender's sleep timed out: ErrConsumerDied if
+// the positions have not moved for livenessAfter and the process that last
+// received is gone, else nil ("try again").
+func (r *SPSC) sendStalled(w *waiter) error {
+	r.observe(w)
+	if w.stuck() >= livenessAfter {
 		if p := atomic.LoadUint32(&r.c.recvPid); p != 0 && !alive(p) {
 			return ErrConsumerDied
 		}
@@ -511,12 +525,20 @@ func (r *SPSC) waitRecv(ctx context.Context, w *waiter) error {
 	if w.spin(ctx) {
 		return nil
 	}
-	w.observe(atomic.LoadUint64(&r.c.tail), atomic.LoadUint64(&r.c.head), 0)
+	r.observe(w)
 	err := w.sleep(ctx, &r.c.notEmpty, r.recvReady)
 	if err != park.ErrTimeout {
 		return err
 	}
-	if w.observe(atomic.LoadUint64(&r.c.tail), atomic.LoadUint64(&r.c.head), 0) >= livenessAfter {
+	return r.recvStalled(w)
+}
+
+// recvStalled runs after a receiver's sleep timed out: ErrProducerDied if
+// the positions have not moved for livenessAfter and the process that last
+// sent is gone, else nil ("try again").
+func (r *SPSC) recvStalled(w *waiter) error {
+	r.observe(w)
+	if w.stuck() >= livenessAfter {
 		if p := atomic.LoadUint32(&r.c.sendPid); p != 0 && !alive(p) {
 			return ErrProducerDied
 		}

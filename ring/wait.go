@@ -129,6 +129,9 @@ func (w *waiter) observe(a, b, c uint64) time.Duration {
 	return now.Sub(w.stuckAt)
 }
 
+// stuck is how long the state last observed has been seen unchanged.
+func (w *waiter) stuck() time.Duration { return time.Since(w.stuckAt) }
+
 // spin reports whether the caller should retry at once rather than sleep.
 // A blocking call whose context has already ended does not spin.
 func (w *waiter) spin(ctx context.Context) bool {

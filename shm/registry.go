@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
+	"sync/atomic"
 
+	"github.com/shmkit/shmkit/internal/goid"
 	"golang.org/x/sys/unix"
 )
 
@@ -67,7 +70,50 @@ func (s *Segment) Ref() Ref {
 	if s.res == nil {
 		return Ref{}
 	}
-	return Ref{Name: s.name, PID: selfPid, ID: s.res.id, Size: s.size}
+	r := Ref{Name: s.name, PID: selfPid, ID: s.res.id, Size: s.size}
+	noteRef(r)
+	return r
+}
+
+// Tracking which segments an encoding refers to, so that a launcher hands
+// a child exactly those. Collectors are per goroutine: encoding runs on
+// the goroutine that asked for it.
+var tracking struct {
+	n  atomic.Int32 // collectors registered; Ref's fast path checks it
+	mu sync.Mutex
+	by map[uintptr]*[]Ref
+}
+
+// TrackRefs runs fn and returns the references to segments of this
+// process that were made on this goroutine meanwhile (Segment.Ref, and
+// through it the references of objects in segments), without duplicates.
+func TrackRefs(fn func() error) ([]Ref, error) {
+	g := goid.Current()
+	var refs []Ref
+	tracking.mu.Lock()
+	if tracking.by == nil {
+		tracking.by = map[uintptr]*[]Ref{}
+	}
+	tracking.by[g] = &refs
+	tracking.mu.Unlock()
+	tracking.n.Add(1)
+	err := fn()
+	tracking.n.Add(-1)
+	tracking.mu.Lock()
+	delete(tracking.by, g)
+	tracking.mu.Unlock()
+	return refs, err
+}
+
+func noteRef(r Ref) {
+	if tracking.n.Load() == 0 {
+		return
+	}
+	tracking.mu.Lock()
+	defer tracking.mu.Unlock()
+	if p := tracking.by[goid.Current()]; p != nil && !slices.Contains(*p, r) {
+		*p = append(*p, r)
+	}
 }
 
 // LiveSegment describes one live mapping of this process for a launcher.

@@ -19,7 +19,9 @@ func Locate[T any](p *T) (Ref, int64, bool) {
 	defer live.mu.Unlock()
 	for _, r := range live.m {
 		if r.base != 0 && addr >= r.base && addr-r.base <= uintptr(len(r.data)) && size <= uintptr(len(r.data))-(addr-r.base) {
-			return Ref{Name: r.name, PID: selfPid, ID: r.id, Size: r.size}, int64(addr - r.base), true
+			ref := Ref{Name: r.name, PID: selfPid, ID: r.id, Size: r.size}
+			noteRef(ref) // tracking's lock is not live.mu: no ordering issue
+			return ref, int64(addr - r.base), true
 		}
 	}
 	return Ref{}, 0, false

@@ -93,3 +93,26 @@ func (p Ptr[T]) Open() (*T, *Segment, error) {
 	}
 	return v, seg, nil
 }
+
+// refWire is Ref without methods, for its gob encoding.
+type refWire Ref
+
+// GobEncode encodes r, and notes it for TrackRefs: a launcher encoding a
+// task argument that holds a Ref (directly, or in a Ptr) hands the child
+// that segment.
+func (r Ref) GobEncode() ([]byte, error) {
+	noteRef(r)
+	var b bytes.Buffer
+	err := gob.NewEncoder(&b).Encode(refWire(r))
+	return b.Bytes(), err
+}
+
+// GobDecode decodes a Ref encoded by GobEncode.
+func (r *Ref) GobDecode(data []byte) error {
+	var w refWire
+	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&w); err != nil {
+		return err
+	}
+	*r = Ref(w)
+	return nil
+}

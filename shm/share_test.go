@@ -77,3 +77,35 @@ func TestPtr(t *testing.T) {
 		t.Fatalf("PtrTo of a type with pointers: %v", err)
 	}
 }
+
+func TestTrackRefs(t *testing.T) {
+	a, _ := shm.Anonymous(4096)
+	defer a.Close()
+	b, _ := shm.Anonymous(4096)
+	defer b.Close()
+	bref := b.Ref() // made before tracking: noticed when encoded
+	refs, err := shm.TrackRefs(func() error {
+		var buf bytes.Buffer
+		return gob.NewEncoder(&buf).Encode(struct {
+			S *shm.Segment
+			R shm.Ref
+			P shm.Ptr[int64]
+		}{a, bref, shm.Ptr[int64]{Seg: bref}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(refs) != 2 || refs[0] != a.Ref() || refs[1] != bref {
+		t.Fatalf("tracked %v, want [%v %v]", refs, a.Ref(), bref)
+	}
+	// Other goroutines' references are not this goroutine's.
+	refs, _ = shm.TrackRefs(func() error {
+		done := make(chan struct{})
+		go func() { _ = a.Ref(); close(done) }()
+		<-done
+		return nil
+	})
+	if len(refs) != 0 {
+		t.Fatalf("tracked another goroutine's reference: %v", refs)
+	}
+}
