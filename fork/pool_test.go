@@ -30,12 +30,12 @@ var (
 		}
 		return x, nil
 	})
-	initValue  string
-	setInit    = fork.Register("setInit", func(ctx context.Context, v string) (int, error) { initValue = v; return 0, nil })
-	failInit   = fork.Register("failInit", func(ctx context.Context, v string) (int, error) { return 0, errors.New(v) })
-	getInit    = fork.Register("getInit", func(ctx context.Context, _ int) (string, error) { return initValue, nil })
-	add        = fork.Register2("add", func(ctx context.Context, a, b int) (int, error) { return a + b, nil })
-	waitTurn   = fork.Register("waitTurn", func(ctx context.Context, a turnArgs) (int, error) {
+	initValue string
+	setInit   = fork.Register("setInit", func(ctx context.Context, v string) (int, error) { initValue = v; return 0, nil })
+	failInit  = fork.Register("failInit", func(ctx context.Context, v string) (int, error) { return 0, errors.New(v) })
+	getInit   = fork.Register("getInit", func(ctx context.Context, _ int) (string, error) { return initValue, nil })
+	add       = fork.Register2("add", func(ctx context.Context, a, b int) (int, error) { return a + b, nil })
+	waitTurn  = fork.Register("waitTurn", func(ctx context.Context, a turnArgs) (int, error) {
 		sems, seg, err := a.Sems.Open()
 		if err != nil {
 			return 0, err

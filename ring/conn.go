@@ -55,8 +55,8 @@ type PipeOptions struct {
 type Conn struct {
 	seg    *shm.Segment
 	end    int
-	send   *SPSC // nil for a receive-only end
-	recv   *SPSC // nil for a send-only end
+	send   *SPSC      // nil for a receive-only end
+	recv   *SPSC      // nil for a send-only end
 	sendMu sync.Mutex // held by Send, and by Close while it unmaps
 	recvMu sync.Mutex // held by Recv, RecvInto and Poll, and by Close
 	gone   bool       // unmapped; guarded by both mutexes
