@@ -133,8 +133,7 @@ func (o Of[T]) Codec() Codec { return o.c }
 // Append appends v's encoding to dst.
 func (o Of[T]) Append(dst []byte, v T) ([]byte, error) {
 	if o.raw {
-		b, _ := ctypes.Bytes(&v)
-		return append(dst, b...), nil
+		return append(dst, rawBytes(&v)...), nil
 	}
 	b, err := o.c.Marshal(v)
 	if err != nil {
@@ -150,8 +149,7 @@ func (o Of[T]) Decode(data []byte) (T, error) {
 		if len(data) != o.size {
 			return v, fmt.Errorf("%w: %d bytes for %s, which has %d", ErrSize, len(data), reflect.TypeFor[T](), o.size)
 		}
-		b, _ := ctypes.Bytes(&v)
-		copy(b, data)
+		copy(rawBytes(&v), data)
 		return v, nil
 	}
 	var v T

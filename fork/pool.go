@@ -77,8 +77,9 @@ type chunk struct {
 	job   *job
 	index int // the chunk's place in its job
 	task  string
-	items []byte // encoded inputs (appendItem each)
+	items []byte    // encoded inputs (appendItem each)
 	n     int
+	refs  []shm.Ref // segments the inputs refer to, handed to the worker first
 }
 
 // job is one Map, Imap or ApplyAsync call. deliver is called once per
@@ -86,7 +87,6 @@ type chunk struct {
 // the error that lost it.
 type job struct {
 	deliver func(c *chunk, outcomes []byte, err error)
-	refs    []shm.Ref // segments the inputs refer to, handed to each worker that runs a chunk
 }
 
 // poolWorker is one worker process and the parent's end of its pipe.
@@ -253,7 +253,7 @@ func (p *Pool) send(w *poolWorker) {
 	var msg []byte
 	for c := range w.todo {
 		var fresh []shm.Ref
-		for _, r := range c.job.refs {
+		for _, r := range c.refs {
 			if !slices.Contains(w.passed, r) {
 				fresh = append(fresh, r)
 			}
@@ -538,32 +538,39 @@ func parseChunk(msg []byte) (id uint64, task string, n int, items []byte, err er
 
 // The typed front ends.
 
-// encodeChunks encodes inputs into chunks of size (0 means Python's
-// default for this pool).
-func encodeChunks[A, R any](p *Pool, t *Task[A, R], inputs []A, size int, j *job) ([]*chunk, error) {
+// chunkSize is the inputs per chunk: size if positive, else the pool's
+// default, else Python's choice.
+func (p *Pool) chunkSize(n, size int) int {
 	if size <= 0 {
 		size = p.opts.ChunkSize
 	}
 	if size <= 0 {
-		size = (len(inputs) + 4*p.size - 1) / (4 * p.size)
+		size = (n + 4*p.size - 1) / (4 * p.size)
 	}
-	size = max(size, 1)
-	var cs []*chunk
-	for i := 0; i < len(inputs); i += size {
-		end := min(i+size, len(inputs))
-		c := &chunk{job: j, index: len(cs), task: t.name, n: end - i}
-		for _, in := range inputs[i:end] {
+	return max(size, 1)
+}
+
+// encodeChunk encodes inputs as one chunk, noting the segments they refer
+// to.
+func encodeChunk[A, R any](t *Task[A, R], inputs []A, j *job, index int) (*chunk, error) {
+	c := &chunk{job: j, index: index, task: t.name, n: len(inputs)}
+	if sz := t.arg.Size(); sz >= 0 {
+		c.items = make([]byte, 0, len(inputs)*(4+sz))
+	}
+	refs, err := shm.TrackRefs(func() error {
+		for _, in := range inputs {
 			before := len(c.items)
 			c.items = append(c.items, 0, 0, 0, 0)
 			var err error
 			if c.items, err = t.arg.Append(c.items, in); err != nil {
-				return nil, fmt.Errorf("fork: task %q: encoding argument: %w", t.name, err)
+				return fmt.Errorf("fork: task %q: encoding argument: %w", t.name, err)
 			}
 			binary.LittleEndian.PutUint32(c.items[before:], uint32(len(c.items)-before-4))
 		}
-		cs = append(cs, c)
-	}
-	return cs, nil
+		return nil
+	})
+	c.refs = refs
+	return c, err
 }
 
 // decodeOutcomes decodes a chunk's n outcomes into results and errors.
@@ -593,21 +600,16 @@ type chunkResult[R any] struct {
 	err  error // the chunk was lost (worker died, pool closed, bad message)
 }
 
-// run submits inputs and returns a channel of chunk results. The channel
+// run encodes inputs chunk by chunk, submitting each as soon as it is
+// encoded so workers start while the rest is encoded, and returns the job,
+// its chunk count and size, and a channel of chunk results. The channel
 // holds every chunk's result, so delivering never blocks a worker's
 // goroutines, even when the caller has stopped listening.
-func run[A, R any](p *Pool, t *Task[A, R], inputs []A, size int) (*job, []*chunk, <-chan chunkResult[R], error) {
+func run[A, R any](p *Pool, t *Task[A, R], inputs []A, size int) (*job, int, int, <-chan chunkResult[R], error) {
+	size = p.chunkSize(len(inputs), size)
+	n := (len(inputs) + size - 1) / size
 	j := &job{}
-	var cs []*chunk
-	refs, err := shm.TrackRefs(func() (err error) {
-		cs, err = encodeChunks(p, t, inputs, size, j)
-		return err
-	})
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	j.refs = refs
-	out := make(chan chunkResult[R], len(cs))
+	out := make(chan chunkResult[R], n)
 	j.deliver = func(c *chunk, outcomes []byte, err error) {
 		r := chunkResult[R]{c: c, res: make([]R, c.n), errs: make([]error, c.n), err: err}
 		if err == nil {
@@ -615,10 +617,17 @@ func run[A, R any](p *Pool, t *Task[A, R], inputs []A, size int) (*job, []*chunk
 		}
 		out <- r
 	}
-	if err := p.submit(cs); err != nil {
-		return nil, nil, nil, err
+	for i := 0; i < n; i++ {
+		c, err := encodeChunk(t, inputs[i*size:min((i+1)*size, len(inputs))], j, i)
+		if err == nil {
+			err = p.submit([]*chunk{c})
+		}
+		if err != nil {
+			p.cancel(j)
+			return nil, 0, 0, nil, err
+		}
 	}
-	return j, cs, out, nil
+	return j, n, size, out, nil
 }
 
 // Map runs task on every input in the pool and returns the results in
@@ -634,14 +643,13 @@ func MapChunked[A, R any](ctx context.Context, p *Pool, task *Task[A, R], inputs
 	if len(inputs) == 0 {
 		return []R{}, nil
 	}
-	j, cs, ch, err := run(p, task, inputs, chunkSize)
+	j, nchunks, size, ch, err := run(p, task, inputs, chunkSize)
 	if err != nil {
 		return nil, err
 	}
 	results := make([]R, len(inputs))
-	errs := make([]error, len(cs))
-	size := cs[0].n
-	for range cs {
+	errs := make([]error, nchunks)
+	for range nchunks {
 		select {
 		case r := <-ch:
 			start := r.c.index * size
@@ -686,7 +694,7 @@ func imap[A, R any](ctx context.Context, p *Pool, task *Task[A, R], inputs []A, 
 		if len(inputs) == 0 {
 			return
 		}
-		j, cs, ch, err := run(p, task, inputs, 0)
+		j, nchunks, _, ch, err := run(p, task, inputs, 0)
 		if err != nil {
 			yield(zero, err)
 			return
@@ -706,7 +714,7 @@ func imap[A, R any](ctx context.Context, p *Pool, task *Task[A, R], inputs []A, 
 			}
 			return true
 		}
-		for received := 0; received < len(cs); received++ {
+		for received := 0; received < nchunks; received++ {
 			var r chunkResult[R]
 			select {
 			case r = <-ch:
@@ -746,7 +754,7 @@ type AsyncResult[R any] struct {
 // ApplyAsync runs task(arg) in the pool and returns at once.
 func ApplyAsync[A, R any](p *Pool, task *Task[A, R], arg A) *AsyncResult[R] {
 	a := &AsyncResult[R]{done: make(chan struct{})}
-	_, _, ch, err := run(p, task, []A{arg}, 1)
+	_, _, _, ch, err := run(p, task, []A{arg}, 1)
 	if err != nil {
 		a.err = err
 		close(a.done)
