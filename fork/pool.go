@@ -77,7 +77,7 @@ type chunk struct {
 	job   *job
 	index int // the chunk's place in its job
 	task  string
-	items []byte    // encoded inputs (appendItem each)
+	items []byte // encoded inputs (appendItem each)
 	n     int
 	refs  []shm.Ref // segments the inputs refer to, handed to the worker first
 }
