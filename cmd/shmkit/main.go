@@ -13,6 +13,8 @@ import (
 	"io"
 	"os"
 	"sort"
+
+	"github.com/shmkit/shmkit/fork"
 )
 
 // command is one subcommand.
@@ -33,6 +35,7 @@ var commands = map[string]command{
 var errUsage = errors.New("usage")
 
 func main() {
+	fork.Main() // in a worker process: runs its task and exits
 	if isDemoWorker() {
 		os.Exit(demoWorker())
 	}

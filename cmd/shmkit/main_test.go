@@ -8,12 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shmkit/shmkit/fork"
 	"github.com/shmkit/shmkit/internal/proctest"
 	"github.com/shmkit/shmkit/rawarray"
 	"github.com/shmkit/shmkit/shm"
 )
 
 func TestMain(m *testing.M) {
+	fork.Main()
 	if isDemoWorker() {
 		os.Exit(demoWorker())
 	}
@@ -34,11 +36,19 @@ func TestDemoCounter(t *testing.T) {
 	if rc := run([]string{"demo", "--workers", "3", "--n", "2000"}, &out, &errb); rc != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", rc, out.String(), errb.String())
 	}
-	if !strings.Contains(out.String(), "total 6000 (expected 6000)") {
-		t.Fatalf("unexpected output:\n%s", out.String())
+	for _, want := range []string{
+		"total 6000 (expected 6000)",
+		"200000 items, sum 19999900000 (expected 19999900000)",
+		"echoed 10000 messages",
+		"squares of 1..10: [1 4 9 16 25 36 49 64 81 100]",
+		"generation 2:",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("output lacks %q:\n%s", want, out.String())
+		}
 	}
 	if strings.Count(out.String(), "increments in") != 3 {
-		t.Fatalf("expected one line per worker:\n%s", out.String())
+		t.Fatalf("expected one line per counter process:\n%s", out.String())
 	}
 }
 
