@@ -6,7 +6,6 @@ import (
 	"math"
 	"os"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/shmkit/shmkit/internal/park"
 	"github.com/shmkit/shmkit/internal/race"
@@ -146,7 +145,7 @@ func (b *Barrier) Wait(ctx context.Context) (int, error) {
 		// next generation, wake everyone.
 		atomic.StoreUint32(&b.count, 0)
 		atomic.AndUint64(&b.outcome, ^uint64(1<<(gen%64)))
-		race.Release(unsafe.Pointer(b))
+		race.Release(b)
 		atomic.StoreUint32(&b.seq, (gen+1)&barrierGenMask)
 		b.mu.Unlock()
 		park.Wake(&b.seq, park.WakeAll)
@@ -162,7 +161,7 @@ func (b *Barrier) Wait(ctx context.Context) (int, error) {
 			if atomic.LoadUint64(&b.outcome)&(1<<(gen%64)) != 0 {
 				return 0, ErrBrokenBarrier
 			}
-			race.Acquire(unsafe.Pointer(b))
+			race.Acquire(b)
 			return index, nil
 		}
 		if w&barrierBroken != 0 {
@@ -183,7 +182,7 @@ func (b *Barrier) Wait(ctx context.Context) (int, error) {
 			}
 			if w2 := atomic.LoadUint32(&b.seq); w2&barrierGenMask != gen &&
 				atomic.LoadUint64(&b.outcome)&(1<<(gen%64)) == 0 {
-				race.Acquire(unsafe.Pointer(b))
+				race.Acquire(b)
 				return index, nil // tripped as we gave up
 			}
 			return 0, err

@@ -3,7 +3,6 @@ package locks
 import (
 	"context"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/shmkit/shmkit/internal/park"
 	"github.com/shmkit/shmkit/internal/race"
@@ -94,7 +93,7 @@ func (c *Cond) await(ctx context.Context) error {
 				return false
 			}
 			if atomic.CompareAndSwapUint64(&c.state, s, condState(w-1, t-1)) {
-				race.Acquire(unsafe.Pointer(c))
+				race.Acquire(c)
 				return true
 			}
 		}
@@ -125,7 +124,7 @@ func (c *Cond) leave(err error) error {
 		}
 		if t >= w {
 			if atomic.CompareAndSwapUint64(&c.state, s, condState(w-1, t-1)) {
-				race.Acquire(unsafe.Pointer(c))
+				race.Acquire(c)
 				return nil
 			}
 			continue
@@ -139,7 +138,7 @@ func (c *Cond) leave(err error) error {
 // Signal wakes one waiter, if there is one without a token. The caller need
 // not hold the mutex.
 func (c *Cond) Signal() {
-	race.Release(unsafe.Pointer(c))
+	race.Release(c)
 	for {
 		s := atomic.LoadUint64(&c.state)
 		w, t := condWaiters(s), condTokens(s)
@@ -155,7 +154,7 @@ func (c *Cond) Signal() {
 
 // Broadcast wakes every current waiter.
 func (c *Cond) Broadcast() {
-	race.Release(unsafe.Pointer(c))
+	race.Release(c)
 	for {
 		s := atomic.LoadUint64(&c.state)
 		w, t := condWaiters(s), condTokens(s)

@@ -3,7 +3,6 @@ package locks
 import (
 	"context"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/shmkit/shmkit/internal/park"
 	"github.com/shmkit/shmkit/internal/race"
@@ -31,7 +30,7 @@ const (
 
 // Set sets the event and wakes every waiter.
 func (e *Event) Set() {
-	race.Release(unsafe.Pointer(e))
+	race.Release(e)
 	if old := atomic.SwapUint32(&e.word, eventSet); old&eventWaiters != 0 {
 		park.Wake(&e.word, park.WakeAll)
 	}
@@ -43,7 +42,7 @@ func (e *Event) Clear() { atomic.AndUint32(&e.word, ^uint32(eventSet)) }
 // IsSet reports whether the event is set.
 func (e *Event) IsSet() bool {
 	if atomic.LoadUint32(&e.word)&eventSet != 0 {
-		race.Acquire(unsafe.Pointer(e))
+		race.Acquire(e)
 		return true
 	}
 	return false
@@ -58,7 +57,7 @@ func (e *Event) Wait(ctx context.Context) error {
 	for {
 		w := atomic.LoadUint32(&e.word)
 		if w&eventSet != 0 {
-			race.Acquire(unsafe.Pointer(e))
+			race.Acquire(e)
 			return nil
 		}
 		if w&eventWaiters == 0 && !atomic.CompareAndSwapUint32(&e.word, w, w|eventWaiters) {

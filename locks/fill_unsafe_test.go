@@ -5,6 +5,10 @@ import (
 	"unsafe"
 )
 
+// fillValue fills *p with data, repeated: garbage a hostile process could
+// have written.
+func fillValue[T any](p *T, data []byte) { fill(unsafe.Pointer(p), unsafe.Sizeof(*p), data) }
+
 // fill copies data over the n bytes at p, repeating it.
 func fill(p unsafe.Pointer, n uintptr, data []byte) {
 	b := unsafe.Slice((*byte)(p), n)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"unsafe"
 )
 
 // FuzzPrimitives fills each primitive with arbitrary bytes, as a hostile
@@ -33,7 +32,7 @@ func FuzzPrimitives(f *testing.F) {
 			fn()
 		}
 		var m Mutex
-		fill(unsafe.Pointer(&m), unsafe.Sizeof(m), data)
+		fillValue(&m, data)
 		call("Mutex", func() {
 			if m.TryLock() {
 				m.Unlock()
@@ -43,10 +42,10 @@ func FuzzPrimitives(f *testing.F) {
 				m.Unlock()
 			}
 		})
-		call("Mutex.Unlock", func() { fill(unsafe.Pointer(&m), unsafe.Sizeof(m), data); m.Unlock() })
+		call("Mutex.Unlock", func() { fillValue(&m, data); m.Unlock() })
 
 		var r RMutex
-		fill(unsafe.Pointer(&r), unsafe.Sizeof(r), data)
+		fillValue(&r, data)
 		call("RMutex", func() {
 			if r.TryLock() {
 				r.Unlock()
@@ -58,7 +57,7 @@ func FuzzPrimitives(f *testing.F) {
 		})
 
 		var s BoundedSemaphore
-		fill(unsafe.Pointer(&s), unsafe.Sizeof(s), data)
+		fillValue(&s, data)
 		call("Semaphore", func() {
 			_ = s.Value()
 			_ = s.Bound()
@@ -71,7 +70,7 @@ func FuzzPrimitives(f *testing.F) {
 		})
 
 		var e Event
-		fill(unsafe.Pointer(&e), unsafe.Sizeof(e), data)
+		fillValue(&e, data)
 		call("Event", func() {
 			_ = e.IsSet()
 			_ = e.Wait(done)
@@ -82,7 +81,7 @@ func FuzzPrimitives(f *testing.F) {
 
 		var c Cond
 		var cm Mutex
-		fill(unsafe.Pointer(&c), unsafe.Sizeof(c), data)
+		fillValue(&c, data)
 		call("Cond", func() {
 			c.Signal()
 			c.Broadcast()
@@ -92,7 +91,7 @@ func FuzzPrimitives(f *testing.F) {
 		})
 
 		var b Barrier
-		fill(unsafe.Pointer(&b), unsafe.Sizeof(b), data)
+		fillValue(&b, data)
 		call("Barrier", func() {
 			_, _, _ = b.Parties(), b.Waiting(), b.Broken()
 			_, _ = b.Wait(done)

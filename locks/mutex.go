@@ -3,7 +3,6 @@ package locks
 import (
 	"context"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/shmkit/shmkit/internal/park"
 	"github.com/shmkit/shmkit/internal/race"
@@ -75,7 +74,7 @@ func (m *Mutex) setSlot(s int32) { m.state = uint32(s+1) & slotMask } // clears 
 func (m *Mutex) Lock() {
 	tid := anchorTid()
 	if atomic.LoadUint32(&m.word) == 0 && m.acquire(0, tid) {
-		race.Acquire(unsafe.Pointer(m))
+		race.Acquire(m)
 		return
 	}
 	switch err := m.lockSlow(context.Background(), tid); err {
@@ -93,7 +92,7 @@ func (m *Mutex) Lock() {
 func (m *Mutex) LockContext(ctx context.Context) error {
 	tid := anchorTid()
 	if atomic.LoadUint32(&m.word) == 0 && m.acquire(0, tid) {
-		race.Acquire(unsafe.Pointer(m))
+		race.Acquire(m)
 		return nil
 	}
 	return m.lockSlow(ctx, tid)
@@ -104,7 +103,7 @@ func (m *Mutex) LockContext(ctx context.Context) error {
 func (m *Mutex) TryLock() bool {
 	tid := anchorTid()
 	if atomic.LoadUint32(&m.word) == 0 && m.acquire(0, tid) {
-		race.Acquire(unsafe.Pointer(m))
+		race.Acquire(m)
 		return true
 	}
 	return false
@@ -173,7 +172,7 @@ func (m *Mutex) takeFree(w, tid, extra uint32) (bool, error) {
 	if !m.acquire(w, tid|extra|(w&waitersBit)) {
 		return false, nil
 	}
-	race.Acquire(unsafe.Pointer(m))
+	race.Acquire(m)
 	if w&ownerDiedBit != 0 {
 		m.state |= inconsistentBit
 		return true, ErrOwnerDead
@@ -210,7 +209,7 @@ func (m *Mutex) Unlock() {
 	if m.state&inconsistentBit != 0 {
 		new = notRecoverable
 	}
-	race.Release(unsafe.Pointer(m))
+	race.Release(m)
 	old := m.release(new)
 	switch {
 	case new == notRecoverable:

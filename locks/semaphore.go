@@ -4,7 +4,6 @@ import (
 	"context"
 	"math"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/shmkit/shmkit/internal/park"
 	"github.com/shmkit/shmkit/internal/race"
@@ -54,7 +53,7 @@ func (s *Semaphore) TryAcquire() bool {
 			return false
 		}
 		if atomic.CompareAndSwapUint32(&s.value, v, v-1) {
-			race.Acquire(unsafe.Pointer(s))
+			race.Acquire(s)
 			return true
 		}
 	}
@@ -91,7 +90,7 @@ func (s *Semaphore) Acquire(ctx context.Context) error {
 // Release returns a unit and wakes a waiter. It panics if the count would
 // exceed math.MaxInt32.
 func (s *Semaphore) Release() {
-	race.Release(unsafe.Pointer(s))
+	race.Release(s)
 	for {
 		v := atomic.LoadUint32(&s.value)
 		if v >= math.MaxInt32 {
@@ -143,7 +142,7 @@ func (b *BoundedSemaphore) Release() error {
 		if v >= bound || v >= math.MaxInt32 {
 			return ErrOverRelease
 		}
-		race.Release(unsafe.Pointer(&b.Semaphore))
+		race.Release(&b.Semaphore)
 		if atomic.CompareAndSwapUint32(&b.value, v, v+1) {
 			break
 		}

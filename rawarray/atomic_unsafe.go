@@ -51,7 +51,7 @@ func loadAtomic[T ctypes.Scalar](p *T, isBool bool) (x T) {
 	default:
 		x = loadSmall(p, isBool)
 	}
-	race.Acquire(unsafe.Pointer(p))
+	race.Acquire(p)
 	return x
 }
 
@@ -73,7 +73,7 @@ func loadSmall[T ctypes.Scalar](p *T, isBool bool) T {
 // storeAtomic sets *p to v with one atomic access. Preconditions: those of
 // loadAtomic.
 func storeAtomic[T ctypes.Scalar](p *T, v T) {
-	race.Release(unsafe.Pointer(p))
+	race.Release(p)
 	switch unsafe.Sizeof(v) {
 	case 8:
 		atomic.StoreUint64((*uint64)(unsafe.Pointer(p)), *(*uint64)(unsafe.Pointer(&v)))

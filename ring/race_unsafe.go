@@ -1,8 +1,6 @@
 package ring
 
 import (
-	"unsafe"
-
 	"github.com/shmkit/shmkit/internal/race"
 )
 
@@ -22,12 +20,12 @@ var raceAnnotate = true
 
 func raceRelease(word *uint64) {
 	if race.Enabled && raceAnnotate {
-		race.Release(unsafe.Pointer(word))
+		race.Release(word)
 	}
 }
 
 func raceAcquire(word *uint64) {
 	if race.Enabled && raceAnnotate {
-		race.Acquire(unsafe.Pointer(word))
+		race.Acquire(word)
 	}
 }

@@ -23,11 +23,12 @@ func slot(addr unsafe.Pointer) unsafe.Pointer {
 	return unsafe.Pointer(&syncVars[(a>>52)%slots])
 }
 
-// Acquire records that the caller observed a Release on addr.
-func Acquire(addr unsafe.Pointer) { runtime.RaceAcquire(slot(addr)) }
+// Acquire records that the caller observed a Release on the word at p.
+func Acquire[T any](p *T) { runtime.RaceAcquire(slot(unsafe.Pointer(p))) }
 
-// Release records a publication on addr that a later Acquire observes.
-func Release(addr unsafe.Pointer) { runtime.RaceReleaseMerge(slot(addr)) }
+// Release records a publication on the word at p that a later Acquire
+// observes.
+func Release[T any](p *T) { runtime.RaceReleaseMerge(slot(unsafe.Pointer(p))) }
 
 // Disable and Enable bracket code whose accesses the detector must ignore.
 func Disable() { runtime.RaceDisable() }
