@@ -157,6 +157,9 @@ func (b *shmBackend) object(name string) (*shmObject, error) {
 		b.last.Store(o)
 		return o, nil
 	}
+	if b.closed.Load() {
+		return nil, ErrClosed // closed since the check above
+	}
 	return nil, fmt.Errorf("manager: object %q was not opened in this manager", name)
 }
 
