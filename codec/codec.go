@@ -142,6 +142,20 @@ func (o Of[T]) Append(dst []byte, v T) ([]byte, error) {
 	return append(dst, b...), nil
 }
 
+// DecodeRaw decodes a raw value (Raw must be true) from data. Unlike
+// Decode, data does not escape, so it may be a stack buffer.
+func (o Of[T]) DecodeRaw(data []byte) (T, error) {
+	var v T
+	if !o.raw {
+		return v, fmt.Errorf("codec: DecodeRaw of %s, which is not raw", reflect.TypeFor[T]())
+	}
+	if len(data) != o.size {
+		return v, fmt.Errorf("%w: %d bytes for %s, which has %d", ErrSize, len(data), reflect.TypeFor[T](), o.size)
+	}
+	copy(rawBytes(&v), data)
+	return v, nil
+}
+
 // Decode decodes a value from data, which it does not retain.
 func (o Of[T]) Decode(data []byte) (T, error) {
 	if o.raw {

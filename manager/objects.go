@@ -27,21 +27,36 @@ type keyCodec[K comparable] struct{ kind reflect.Kind }
 
 func keysFor[K comparable]() keyCodec[K] { return keyCodec[K]{reflect.TypeFor[K]().Kind()} }
 
-func (c keyCodec[K]) encode(k K) ([]byte, error) {
+func (c keyCodec[K]) encode(k K) ([]byte, error) { return c.appendTo(nil, k) }
+
+// appendTo appends k's encoding to dst.
+func (c keyCodec[K]) appendTo(dst []byte, k K) ([]byte, error) {
+	switch kv := any(k).(type) {
+	case string:
+		return append(dst, kv...), nil
+	case int64:
+		return strconv.AppendInt(dst, kv, 10), nil
+	case int:
+		return strconv.AppendInt(dst, int64(kv), 10), nil
+	case int32:
+		return strconv.AppendInt(dst, int64(kv), 10), nil
+	case uint64:
+		return strconv.AppendUint(dst, kv, 10), nil
+	}
 	v := reflect.ValueOf(&k).Elem()
 	switch c.kind {
 	case reflect.String:
-		return []byte(v.String()), nil
+		return append(dst, v.String()...), nil
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return strconv.AppendInt(nil, v.Int(), 10), nil
+		return strconv.AppendInt(dst, v.Int(), 10), nil
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		return strconv.AppendUint(nil, v.Uint(), 10), nil
+		return strconv.AppendUint(dst, v.Uint(), 10), nil
 	}
 	b, err := json.Marshal(k)
 	if err != nil {
 		return nil, fmt.Errorf("manager: encoding key: %w", err)
 	}
-	return b, nil
+	return append(dst, b...), nil
 }
 
 func (c keyCodec[K]) decode(b []byte) (K, error) {
@@ -91,6 +106,7 @@ type Dict[K comparable, V any] struct {
 	name string
 	keys keyCodec[K]
 	vals codec.Of[V]
+	shm  *shmBackend // non-nil: Get's allocation-free path applies
 }
 
 // OpenDict opens the Dict called name, creating it empty if absent.
@@ -98,12 +114,34 @@ func OpenDict[K comparable, V any](ctx context.Context, m *Manager, name string)
 	if err := m.open(ctx, kindDict, name, 0); err != nil {
 		return nil, err
 	}
-	return &Dict[K, V]{m: m, name: name, keys: keysFor[K](), vals: values[V](m)}, nil
+	d := &Dict[K, V]{m: m, name: name, keys: keysFor[K](), vals: values[V](m)}
+	if sb, ok := m.b.(*shmBackend); ok && d.vals.Raw() && d.keys.kind != reflect.Invalid {
+		d.shm = sb
+	}
+	return d, nil
 }
 
 // Get returns the value for k and whether it was present.
 func (d *Dict[K, V]) Get(ctx context.Context, k K) (V, bool, error) {
 	var zero V
+	if d.shm != nil {
+		// Shared memory and a raw value: key and value stay in stack buffers.
+		var kbuf [32]byte
+		var vbuf [64]byte
+		kb, err := d.keys.appendTo(kbuf[:0], k)
+		if err != nil {
+			return zero, false, err
+		}
+		b, ok, err := d.shm.dictGetInto(d.name, kb, vbuf[:0])
+		if err != nil || !ok {
+			return zero, false, err
+		}
+		v, err := d.vals.DecodeRaw(b)
+		if err != nil {
+			return zero, false, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		return v, true, nil
+	}
 	kb, err := d.keys.encode(k)
 	if err != nil {
 		return zero, false, err

@@ -389,6 +389,36 @@ func (b *shmBackend) dictGet(ctx context.Context, obj string, key []byte) ([]byt
 	return v, ok, err
 }
 
+// dictGetInto is dictGet appending the value to dst: Dict.Get's fast path
+// for this backend passes stack buffers for the key and the value, and
+// calls it directly (not through the backend interface) so that neither
+// escapes to the heap.
+func (b *shmBackend) dictGetInto(obj string, key, dst []byte) ([]byte, bool, error) {
+	o, err := b.object(obj)
+	if err != nil {
+		return nil, false, err
+	}
+	m, err := o.view()
+	if err != nil {
+		return nil, false, err
+	}
+	var v []byte
+	var found bool
+	if m != nil {
+		p, perr := m.probe(key)
+		found, err = p.found, perr
+		if err == nil && found {
+			var off, vl uint64
+			if off, _, vl, err = m.entry(p.ref); err == nil {
+				v = m.appendValue(dst, off, vl)
+			}
+		}
+	}
+	runtime.KeepAlive(o)
+	runtime.KeepAlive(m)
+	return v, found && err == nil, err
+}
+
 func (b *shmBackend) dictSet(ctx context.Context, obj string, key, val []byte) error {
 	return b.write(ctx, obj, func(m *shmMap) (shmGrowNeed, error) { return m.dictSet(key, val) })
 }
