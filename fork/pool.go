@@ -35,6 +35,7 @@ type Pool struct {
 	nextW   int
 	closed  bool  // no new work; workers stop when it is done
 	killed  bool  // Terminate: workers killed, pending work failed
+	started bool  // NewPool's workers are up (later spawns are replacements)
 	broken  error // the initializer failed: no worker can run
 	wg      sync.WaitGroup
 }
@@ -152,6 +153,9 @@ func NewPool(workers int, opts *PoolOptions) (*Pool, error) {
 			return nil, err
 		}
 	}
+	p.mu.Lock()
+	p.started = true
+	p.mu.Unlock()
 	p.wg.Add(1)
 	go p.dispatch()
 	return p, nil
@@ -184,11 +188,21 @@ func (p *Pool) spawn() error {
 		w.budget = n
 	}
 	p.mu.Lock()
+	if p.killed || (p.closed && p.started) {
+		// Closed or terminated while this replacement started: the
+		// dispatcher may be gone, so the worker would never be told to
+		// stop. It is not wanted.
+		p.mu.Unlock()
+		_ = proc.Kill()
+		<-proc.Done()
+		parent.Close()
+		return ErrPoolClosed
+	}
 	p.workers[id] = w
-	p.cond.Broadcast()
-	p.mu.Unlock()
 	reader := make(chan struct{})
 	p.wg.Add(3)
+	p.cond.Broadcast()
+	p.mu.Unlock()
 	go p.send(w)
 	go p.read(w, reader)
 	go p.monitor(w, reader)
@@ -358,7 +372,7 @@ func (p *Pool) monitor(w *poolWorker, reader <-chan struct{}) {
 		c.job.deliver(c, nil, died)
 	}
 	if replace {
-		if err := p.spawn(); err != nil {
+		if err := p.spawn(); err != nil && !errors.Is(err, ErrPoolClosed) {
 			p.mu.Lock()
 			if len(p.workers) == 0 {
 				p.broken = fmt.Errorf("fork: pool cannot start workers: %w", err)
