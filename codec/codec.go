@@ -13,7 +13,7 @@
 //   - JSON (encoding/json): readable from other languages; the default where
 //     data outlives the program or is shared with non-Go code (Redis).
 //
-// Of[T] chooses: raw for pointer-free T, the codec otherwise.
+// For[T] chooses: raw for pointer-free T, the codec otherwise.
 //
 //	c := codec.For[Point](nil) // Point{X, Y float64} travels raw
 //	b, _ := c.Append(nil, Point{1, 2})

@@ -28,7 +28,7 @@ type RemoteError struct {
 	Pid     int    // the worker's process id
 	Message string // err.Error(), or the panic value
 	Panic   bool   // the task panicked
-	Stack   string // the worker goroutine's stack at the error or panic
+	Stack   string // the worker goroutine's stack where the panic was recovered; "" for a returned error (Go errors carry no stack)
 }
 
 func (e *RemoteError) Error() string {

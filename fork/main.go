@@ -153,7 +153,7 @@ func runTask(ctx context.Context, req request) (res result) {
 	}()
 	v, err := run(ctx, req.Arg)
 	if err != nil {
-		return fail(err.Error(), false, string(debug.Stack()))
+		return fail(err.Error(), false, "")
 	}
 	return result{Value: v}
 }

@@ -52,8 +52,9 @@ type PoolOptions struct {
 	// and starts a fresh one; zero means workers live as long as the pool.
 	MaxTasksPerChild int
 	// ChunkSize is the default number of inputs per chunk for Map, Imap
-	// and ImapUnordered; zero means Python's choice, len(inputs) divided
-	// by four times the number of workers, rounded up.
+	// and ImapUnordered. Zero means Python's defaults: for Map,
+	// len(inputs) divided by four times the number of workers, rounded
+	// up; for Imap and ImapUnordered, 1.
 	ChunkSize int
 }
 
@@ -708,7 +709,11 @@ func imap[A, R any](ctx context.Context, p *Pool, task *Task[A, R], inputs []A, 
 		if len(inputs) == 0 {
 			return
 		}
-		j, nchunks, _, ch, err := run(p, task, inputs, 0)
+		size := p.opts.ChunkSize
+		if size <= 0 {
+			size = 1 // Python's imap default
+		}
+		j, nchunks, _, ch, err := run(p, task, inputs, size)
 		if err != nil {
 			yield(zero, err)
 			return

@@ -22,11 +22,11 @@ import (
 //	5      n    payload: a gob-encoded request or result; none for cancel
 //
 // Descriptors travel as SCM_RIGHTS with a frame's header. The worker first
-// says it is ready (its runtime is up); the parent sends one request, and
-// later perhaps more segments (frameAdopt, acknowledged by frameAdopted:
-// a pool worker receives tasks that refer to segments made after it
-// started) (with the descriptors of the segments the worker inherits)
-// and perhaps a cancel; the worker sends one result. Either side seeing the
+// says it is ready (its runtime is up); the parent sends one request, with
+// the descriptors of the segments the worker inherits, then perhaps more
+// segments (frameAdopt, acknowledged by frameAdopted: a pool worker runs
+// tasks that refer to segments made after it started) and perhaps a
+// cancel; the worker sends one result. Either side seeing the
 // other's end close knows the other is gone: the worker then exits, which
 // is how a child dies with its parent without PR_SET_PDEATHSIG (whose
 // signal follows the spawning OS thread, not the process: golang/go#27505).

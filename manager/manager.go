@@ -47,8 +47,9 @@ type Options struct {
 	// LockLease is how long a Redis Lock is held before it expires if its
 	// holder stops renewing it (a crashed holder). Zero means 10 seconds.
 	LockLease time.Duration
-	// Size is the initial size in bytes of a shared-memory manager's
-	// segment; it grows as needed. Zero means 1 MiB.
+	// Size is the size in bytes of each page of a shared-memory manager's
+	// directory (more pages are added as objects are created; objects'
+	// own segments grow as they fill). Zero means 1 MiB.
 	Size int64
 }
 

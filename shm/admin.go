@@ -138,7 +138,7 @@ func List() ([]SegmentInfo, error) {
 
 // Users lists the processes that have the segment called name open or
 // mapped, as far as /proc shows (processes of other users may be hidden
-// from an unprivileged caller: Users then reports ErrPermission alongside
+// from an unprivileged caller: Users then reports fs.ErrPermission alongside
 // what it found, and a caller deciding whether a segment is unused must
 // treat that as "maybe used").
 func Users(name string) ([]int, error) {

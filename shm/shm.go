@@ -40,7 +40,7 @@ var (
 	ErrClosed = errors.New("shm: segment closed")
 )
 
-// Options tune Create, Open, Anonymous and FromFd. A nil *Options means the
+// Options tune Create, Open, AnonymousOptions and FromFd. A nil *Options means the
 // zero value: mode 0600, read-write, lazily faulted pages, memory reserved
 // at creation.
 type Options struct {
