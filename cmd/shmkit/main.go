@@ -1,6 +1,7 @@
 // Command shmkit shows, measures and administers shmkit shared memory.
 //
 //	shmkit demo      processes sharing memory and locks, with timings
+//	shmkit bench     the cross-process benchmark suite against baselines
 //	shmkit help      this list
 //
 // Each subcommand takes --help.
@@ -24,11 +25,12 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"demo": {"run processes that share a segment and a lock, and show what they did", runDemo},
-	"ls":   {"list shared-memory segments", runLs},
-	"stat": {"describe segments in detail", runStat},
-	"rm":   {"remove segments", runRm},
-	"gc":   {"remove segments whose creator is gone and that nobody uses", runGc},
+	"demo":  {"run processes that share a segment and a lock, and show what they did", runDemo},
+	"bench": {"run the cross-process benchmark suite: shmkit vs pipes, sockets, channels, C and Python", runBench},
+	"ls":    {"list shared-memory segments", runLs},
+	"stat":  {"describe segments in detail", runStat},
+	"rm":    {"remove segments", runRm},
+	"gc":    {"remove segments whose creator is gone and that nobody uses", runGc},
 }
 
 // errUsage marks an error already explained by a usage message.
