@@ -336,7 +336,3 @@ func demoBarrier(ctx context.Context, w io.Writer, opts *fork.Options, workers i
 	}
 	return nil
 }
-
-// Kept until main.go drops the check: the first demo's worker mechanism.
-func isDemoWorker() bool { return false }
-func demoWorker() int    { return 0 }

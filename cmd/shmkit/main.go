@@ -1,7 +1,11 @@
 // Command shmkit shows, measures and administers shmkit shared memory.
 //
-//	shmkit demo      processes sharing memory and locks, with timings
+//	shmkit demo      Python multiprocessing's classic scenarios across processes, with timings
 //	shmkit bench     the cross-process benchmark suite against baselines
+//	shmkit ls        list shared-memory segments
+//	shmkit stat      describe segments and the processes using them
+//	shmkit rm        remove segments
+//	shmkit gc        remove segments whose creator is gone and that nobody uses
 //	shmkit help      this list
 //
 // Each subcommand takes --help.
@@ -38,9 +42,6 @@ var errUsage = errors.New("usage")
 
 func main() {
 	fork.Main() // in a worker process: runs its task and exits
-	if isDemoWorker() {
-		os.Exit(demoWorker())
-	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

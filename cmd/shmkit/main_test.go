@@ -16,9 +16,6 @@ import (
 
 func TestMain(m *testing.M) {
 	fork.Main()
-	if isDemoWorker() {
-		os.Exit(demoWorker())
-	}
 	proctest.Main(m, map[string]proctest.Role{
 		"create-and-exit": func() int {
 			seg, err := shm.Create(proctest.Args()[0], 4096, nil)
