@@ -156,24 +156,26 @@ func open[T ctypes.Scalar](ref Ref, k Kind) (object, []byte, error) {
 	return o, b, nil
 }
 
-// segment maps the segment the reference names: by name, or from a
-// duplicate of its descriptor (the descriptor stays the caller's).
+// segment maps the segment the reference names: by its segment reference,
+// by name, or from a duplicate of its descriptor (the descriptor stays the
+// caller's), in that order (see Ref).
 func (r Ref) segment() (*shm.Segment, error) {
 	if r.Offset < 0 || r.Offset != int64(int(r.Offset)) {
 		return nil, fmt.Errorf("rawarray: reference offset %d: %w", r.Offset, ErrBounds)
 	}
-	if r.Name != "" {
-		seg, err := shm.Open(r.Name, nil)
+	if r.Fd < 0 && r.Seg.ID != 0 {
+		// The segment's own reference: this process's mapping, one whose
+		// descriptor a launcher passed and registered (shm.Adopt, as
+		// package fork does), or else the segment's name. It checks the
+		// size, and works after the name was unlinked.
+		seg, err := shm.OpenRef(r.Seg, nil)
 		if err != nil {
 			return nil, fmt.Errorf("rawarray: open %s: %w", r.Kind, err)
 		}
 		return seg, nil
 	}
-	if r.Fd < 0 && r.Seg.ID != 0 {
-		// The segment's own reference: this process's mapping, or one
-		// whose descriptor a launcher passed and registered (shm.Adopt, as
-		// package fork does).
-		seg, err := shm.OpenRef(r.Seg, nil)
+	if r.Name != "" {
+		seg, err := shm.Open(r.Name, nil)
 		if err != nil {
 			return nil, fmt.Errorf("rawarray: open %s: %w", r.Kind, err)
 		}

@@ -23,7 +23,11 @@ import (
 // the number is only known once the descriptor is passed: get one with the
 // object's File method, pass it (exec.Cmd.ExtraFiles, proctest.Options.Files
 // or SCM_RIGHTS), and set Fd on the receiving side or before sending (3
-// for the first of ExtraFiles). Name wins when both are set.
+// for the first of ExtraFiles). Opening tries, in order: Seg, the
+// segment's own reference, when set and Fd is -1 — it opens through this
+// process's mapping or a descriptor package fork handed over (so a Fork
+// child opens objects whose segment name was unlinked) and falls back to
+// the name; then Name; then Fd.
 //
 // The other fields describe the object, so that opening checks it found
 // what the sender meant: Kind and Code must fit the type opened (ErrKind,
