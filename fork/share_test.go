@@ -6,6 +6,7 @@ import (
 
 	"github.com/shmkit/shmkit/ctypes"
 	"github.com/shmkit/shmkit/fork"
+	"github.com/shmkit/shmkit/internal/proctest"
 	"github.com/shmkit/shmkit/locks"
 	"github.com/shmkit/shmkit/rawarray"
 	"github.com/shmkit/shmkit/shm"
@@ -85,5 +86,29 @@ func TestSharedValueFourProcesses(t *testing.T) {
 				t.Fatalf("Value %d, struct counter %d; want %d", v.Load(), c.Count, procs*n)
 			}
 		})
+	}
+}
+
+// TestForkChildOpensUnlinkedNamedValue: a Value in a named segment whose
+// name was already removed still reaches a Fork child, by descriptor.
+func TestForkChildOpensUnlinkedNamedValue(t *testing.T) {
+	ctx := ctxT(t)
+	v, err := rawarray.NewValueOptions[int64](0, &rawarray.Options{Name: proctest.Name(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if err := v.Unlink(); err != nil {
+		t.Fatal(err)
+	}
+	seg, _ := shm.Anonymous(4096)
+	defer seg.Close()
+	c, _ := ctypes.View[counters](seg.Bytes())
+	ptr, _ := shm.PtrTo(c)
+	if n, err := fork.Run(ctx, count, countArgs{V: v, S: ptr, N: 10}, &fork.Options{Method: fork.Fork}); err != nil || n != 10 {
+		t.Fatalf("Fork child with an unlinked named Value: %d %v", n, err)
+	}
+	if v.Load() != 10 {
+		t.Fatalf("Value %d, want 10", v.Load())
 	}
 }
