@@ -120,9 +120,6 @@ func unlockList() { atomic.StoreUint32(&listLock, 0) }
 // covers it for the kernel.
 const pendingSlot = slotMask - 1
 
-// pendingHolder is the Mutex ListOpPending covers while held (for tests);
-// written only by the goroutine that claimed ListOpPending.
-var pendingHolder atomic.Pointer[Mutex]
 
 // acquire tries to move m.word from old to new (new carries our TID). If
 // ListOpPending is free, it claims it for the whole critical section:
@@ -133,7 +130,6 @@ func (m *Mutex) acquire(old, new uint32) bool {
 	if atomic.CompareAndSwapUintptr(&anchor.head.ListOpPending, 0, e) {
 		if casWord(&m.word, old, new) {
 			m.setSlot(pendingSlot)
-			pendingHolder.Store(m)
 			return true
 		}
 		unclaim()
@@ -154,7 +150,6 @@ func (m *Mutex) release(new uint32) uint32 {
 	e := entryAddr(m)
 	if m.slot() == pendingSlot && atomic.LoadUintptr(&anchor.head.ListOpPending) == e {
 		m.setSlot(noSlot)
-		pendingHolder.Store(nil)
 		old := swapWord(&m.word, new)
 		unclaim()
 		return old
@@ -231,7 +226,9 @@ func heldCount() int {
 	lockList()
 	defer unlockList()
 	n := 0
-	if m := pendingHolder.Load(); m != nil && atomic.LoadUintptr(&anchor.head.ListOpPending) == entryAddr(m) {
+	// ListOpPending is only ever set (outside the instant of a failed
+	// compare-and-swap) while it covers a held Mutex.
+	if atomic.LoadUintptr(&anchor.head.ListOpPending) != 0 {
 		n++
 	}
 	for i := anchor.first; i != noSlot; i = anchor.nodes[i].next {
