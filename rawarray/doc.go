@@ -1,6 +1,7 @@
 // Package rawarray provides shared values and arrays of scalars — Python's
 // multiprocessing.sharedctypes (Value, RawValue, Array, RawArray) for Go
-// processes, laid out so that C and Python can read them too.
+// processes, laid out so that C and Python can read them too — and
+// Python's shared_memory.ShareableList, in Python's own layout.
 //
 // # Basics
 //
@@ -114,6 +115,30 @@
 //
 //	magic, ver, kind, code, size, lk, _, data, n, _ = struct.unpack_from("=IHBcHBBIQQ", buf, off)
 //	elems = buf[off + data : off + data + n * size].cast(code.decode())
+//
+// # ShareableList
+//
+// [ShareableList] is Python's multiprocessing.shared_memory.ShareableList,
+// byte for byte: a fixed-length list of int64, float64, bool, string,
+// []byte and nil items (Python's int, float, bool, str, bytes and None)
+// in a named segment, read and written by Go and Python processes alike.
+//
+//	l, _ := rawarray.NewShareableList("settings", []any{"fast", 8, 0.5, true, nil})
+//	_ = l.Set(1, 16)
+//	v, _ := l.Get(-1) // nil: negative indices count from the end
+//
+// and in Python, ShareableList(name="settings")[1] is 16.
+//
+// OpenShareableList opens a list made by either language. The list keeps
+// Python's layout and rules, documented on the type: each item has a slot
+// sized when the list is made, a str or bytes longer than its slot is
+// ErrTooLarge, an item may change type within its slot, and trailing NUL
+// bytes of a str or bytes are lost. A bad index is ErrIndex, a value no
+// Python type matches ErrItem. Memory that holds no valid list is
+// ErrBounds or ErrCorrupt, never a panic. Unlike the objects above, a
+// ShareableList has no header of its own (Python's layout has none) and
+// no lock: PlaceShareableList and AttachShareableList put one in, and find
+// it in, memory the caller provides.
 //
 // # Caveats
 //

@@ -36,7 +36,10 @@ var (
 	// ErrCorrupt: a header whose fields contradict each other or the layout
 	// version (a data offset, element size or lock kind no writer of this
 	// version produces, nonzero reserved bytes, a value whose length is not
-	// 1): memory another process scribbled on.
+	// 1): memory another process scribbled on. For a ShareableList: a
+	// negative count, decreasing offsets, a slot larger than any format
+	// describes, or an item whose format or code no writer produces, whose
+	// format is larger than its slot, or whose str is not valid UTF-8.
 	ErrCorrupt = errors.New("rawarray: corrupt object header")
 
 	// ErrLength: an array length that is negative or whose size in bytes
@@ -61,4 +64,20 @@ var (
 
 	// ErrClosed: the object, or the segment it lives in, was closed.
 	ErrClosed = errors.New("rawarray: closed")
+
+	// ErrIndex: a ShareableList index outside [-Len(), Len()) (Python's
+	// IndexError).
+	ErrIndex = errors.New("rawarray: index out of range")
+
+	// ErrTooLarge: a ShareableList string or []byte longer than the slot it
+	// is written to (Python's ValueError "bytes/str item exceeds available
+	// storage"), or, when a list is made, longer than any slot can be
+	// (9,999,991 bytes).
+	ErrTooLarge = errors.New("rawarray: item exceeds its slot")
+
+	// ErrItem: a value a ShareableList cannot hold: a Go type other than
+	// int64, float64, bool, string, []byte and nil (and the integer types
+	// and float32, which convert), an unsigned integer above
+	// math.MaxInt64, or a string that is not valid UTF-8.
+	ErrItem = errors.New("rawarray: unsupported ShareableList item")
 )
