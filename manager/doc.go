@@ -39,8 +39,9 @@
 // manager's codec, encoding/gob by default. On Redis every value goes
 // through the codec, encoding/json by default, so that programs in other
 // languages can read what Go wrote. Options.Codec replaces either default.
-// Dictionary keys are stored readably on both: strings as they are,
-// integers in decimal, other keys as JSON.
+// Dictionary keys: strings as they are on both; integers as 8 bytes,
+// little endian, in shared memory and in decimal on Redis (where other
+// languages read them); other keys as JSON.
 //
 // # What survives a crashed process
 //

@@ -2,6 +2,7 @@ package manager
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -22,15 +23,39 @@ func values[V any](m *Manager) codec.Of[V] {
 
 // keyCodec encodes dictionary keys so they read naturally in a backend
 // another language may inspect: strings as they are, integers in decimal,
-// anything else as JSON.
-type keyCodec[K comparable] struct{ kind reflect.Kind }
+// anything else as JSON. With binary set (shared memory, which only Go
+// reads), integers are 8 bytes instead, little endian: cheaper to make and
+// to compare.
+type keyCodec[K comparable] struct {
+	kind   reflect.Kind
+	binary bool
+}
 
-func keysFor[K comparable]() keyCodec[K] { return keyCodec[K]{reflect.TypeFor[K]().Kind()} }
+func keysFor[K comparable](m *Manager) keyCodec[K] {
+	return keyCodec[K]{kind: reflect.TypeFor[K]().Kind(), binary: m.b.rawValues()}
+}
 
 func (c keyCodec[K]) encode(k K) ([]byte, error) { return c.appendTo(nil, k) }
 
 // appendTo appends k's encoding to dst.
 func (c keyCodec[K]) appendTo(dst []byte, k K) ([]byte, error) {
+	if c.binary {
+		switch kv := any(k).(type) {
+		case int64:
+			return binary.LittleEndian.AppendUint64(dst, uint64(kv)), nil
+		case int:
+			return binary.LittleEndian.AppendUint64(dst, uint64(kv)), nil
+		case uint64:
+			return binary.LittleEndian.AppendUint64(dst, kv), nil
+		}
+		v := reflect.ValueOf(&k).Elem()
+		switch c.kind {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			return binary.LittleEndian.AppendUint64(dst, uint64(v.Int())), nil
+		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+			return binary.LittleEndian.AppendUint64(dst, v.Uint()), nil
+		}
+	}
 	switch kv := any(k).(type) {
 	case string:
 		return append(dst, kv...), nil
@@ -62,6 +87,25 @@ func (c keyCodec[K]) appendTo(dst []byte, k K) ([]byte, error) {
 func (c keyCodec[K]) decode(b []byte) (K, error) {
 	var k K
 	v := reflect.ValueOf(&k).Elem()
+	if c.binary {
+		switch c.kind {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+			if len(b) != 8 {
+				return k, fmt.Errorf("%w: binary key of %d bytes", ErrCorrupt, len(b))
+			}
+			u := binary.LittleEndian.Uint64(b)
+			if v.CanInt() {
+				v.SetInt(int64(u))
+			} else {
+				v.SetUint(u)
+			}
+			if v.CanInt() && uint64(v.Int()) != u || v.CanUint() && v.Uint() != u {
+				return k, fmt.Errorf("%w: key %d out of range for %s", ErrCorrupt, u, v.Type())
+			}
+			return k, nil
+		}
+	}
 	switch c.kind {
 	case reflect.String:
 		v.SetString(string(b))
@@ -114,7 +158,7 @@ func OpenDict[K comparable, V any](ctx context.Context, m *Manager, name string)
 	if err := m.open(ctx, kindDict, name, 0); err != nil {
 		return nil, err
 	}
-	d := &Dict[K, V]{m: m, name: name, keys: keysFor[K](), vals: values[V](m)}
+	d := &Dict[K, V]{m: m, name: name, keys: keysFor[K](m), vals: values[V](m)}
 	if sb, ok := m.b.(*shmBackend); ok && d.vals.Raw() && d.keys.kind != reflect.Invalid {
 		d.shm = sb
 	}
