@@ -112,3 +112,62 @@ func TestForkChildOpensUnlinkedNamedValue(t *testing.T) {
 		t.Fatalf("Value %d, want 10", v.Load())
 	}
 }
+
+type sharedLocksArgs struct {
+	Mu    *locks.SharedMutex
+	Ready *locks.SharedEvent
+	V     *rawarray.Value[int64]
+}
+
+var useSharedLocks = fork.Register("useSharedLocks", func(ctx context.Context, a sharedLocksArgs) (int, error) {
+	defer a.Mu.Close()
+	defer a.Ready.Close()
+	defer a.V.Close()
+	if err := a.Ready.Wait(ctx); err != nil {
+		return 0, err
+	}
+	for range 1000 {
+		a.Mu.Lock()
+		a.V.Store(a.V.Load() + 1) // guarded by the shared Mutex, not the Value's own lock
+		a.Mu.Unlock()
+	}
+	return 0, nil
+})
+
+// TestSharedLocksInChildren passes the convenience-layer locks (each in its
+// own segment) to child processes, as Python passes multiprocessing.Lock().
+func TestSharedLocksInChildren(t *testing.T) {
+	ctx := ctxT(t)
+	mu, err := locks.NewMutex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mu.Close()
+	ready, err := locks.NewEvent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ready.Close()
+	vv, err := rawarray.NewValue[int64](0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vv.Close()
+	var ps []*fork.Process
+	for range 3 {
+		p, err := fork.Start(ctx, useSharedLocks, sharedLocksArgs{Mu: mu, Ready: ready, V: vv}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	ready.Set()
+	for _, p := range ps {
+		if err := p.Join(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if vv.Load() != 3000 {
+		t.Fatalf("counter %d, want 3000", vv.Load())
+	}
+}

@@ -22,6 +22,13 @@
 //	s.count++
 //	s.mu.Unlock()
 //
+// The convenience layer: NewMutex, NewRMutex, NewSemaphore,
+// NewBoundedSemaphore, NewCond, NewEvent and NewBarrier each place one
+// primitive in an anonymous segment of its own and return a handle with
+// the primitive's methods, which a package fork task receives working (as
+// Python passes a multiprocessing.Lock to a child). Close the handle when
+// done.
+//
 // Waiting spins for a few microseconds, then sleeps on a shared futex; an
 // idle waiter uses no CPU. Every blocking call has a form that takes a
 // context.Context and returns ctx.Err() promptly when it ends. Waiters of one

@@ -328,3 +328,18 @@ func ExampleBarrier() {
 	// true
 	// false 3
 }
+
+func ExampleNewMutex() {
+	// A Mutex in a segment of its own: pass mu to a fork task and the child
+	// locks the same mutex.
+	mu, err := locks.NewMutex()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer mu.Close()
+	mu.Lock()
+	fmt.Println("held:", mu.Held())
+	mu.Unlock()
+	// Output: held: true
+}

@@ -120,7 +120,6 @@ func unlockList() { atomic.StoreUint32(&listLock, 0) }
 // covers it for the kernel.
 const pendingSlot = slotMask - 1
 
-
 // acquire tries to move m.word from old to new (new carries our TID). If
 // ListOpPending is free, it claims it for the whole critical section:
 // the kernel handles the pending entry at death like a list entry, and no
