@@ -1,7 +1,9 @@
 package fork
 
 import (
+	"bytes"
 	"context"
+	"encoding/gob"
 	"errors"
 	"fmt"
 	"io"
@@ -58,6 +60,7 @@ func worker() int {
 		fmt.Fprintln(os.Stderr, "fork: worker:", err)
 		return exitProtocol
 	}
+	warmUp()
 	if err := writeFrame(conn, frameReady, nil, nil); err != nil {
 		return exitOrphaned
 	}
@@ -106,6 +109,21 @@ func worker() int {
 		return exitTaskError
 	}
 	return exitOK
+}
+
+// warmUp runs the wire encoding and every registered task's codecs once
+// before the worker says it is ready: encoding/gob compiles a type's coder
+// on its first use in a process, which costs a millisecond or so — on the
+// critical path of a ForkServer start if it were left to the first real
+// request.
+func warmUp() {
+	var b bytes.Buffer
+	_ = gob.NewEncoder(&b).Encode(&request{Segments: []inheritedSegment{{}}, Arg: []byte{0}})
+	_ = gob.NewDecoder(&b).Decode(&request{})
+	b.Reset()
+	_ = gob.NewEncoder(&b).Encode(&result{Value: []byte{0}, Err: &RemoteError{Task: "x"}})
+	_ = gob.NewDecoder(&b).Decode(&result{})
+	warmAll()
 }
 
 // watchParent reads the parent's frames for the life of the task: a cancel

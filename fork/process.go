@@ -186,6 +186,9 @@ func Start[A, R any](ctx context.Context, task *Task[A, R], arg A, opts *Options
 		w.conn.Close()
 		return nil, fmt.Errorf("fork: sending task %q: %w", task.name, err)
 	}
+	if m == ForkServer {
+		server.refillSoon()
+	}
 	children.Store(p, struct{}{})
 	if ctx.Done() != nil {
 		p.stopCancel = context.AfterFunc(ctx, p.cancelTask)

@@ -68,11 +68,18 @@ func (s *forkServer) take() (*workerProc, error) {
 		}
 	}
 	s.mu.Unlock()
-	s.refill()
+	// The caller refills (refillSoon) once the task is handed over: an exec
+	// started now would compete with the hand-off for the CPUs.
 	if w != nil {
 		return w, nil
 	}
 	return startWorker()
+}
+
+// refillSoon replaces taken workers after a short pause, so the exec of a
+// replacement does not slow the task just handed over.
+func (s *forkServer) refillSoon() {
+	time.AfterFunc(2*time.Millisecond, s.refill)
 }
 
 // refill starts workers in the background up to the target.

@@ -34,6 +34,7 @@ type batchRunner func(ctx context.Context, items []byte, n int, out []byte) ([]b
 type entry struct {
 	run   runner
 	batch batchRunner
+	warm  func() // encodes and decodes a zero argument and result once
 }
 
 var registry struct {
@@ -73,7 +74,7 @@ func RegisterCodec[A, R any](name string, fn func(ctx context.Context, a A) (R, 
 	if _, dup := registry.tasks[name]; dup {
 		panic(fmt.Sprintf("fork: task %q registered twice", name))
 	}
-	registry.tasks[name] = entry{run: t.run, batch: t.runBatch}
+	registry.tasks[name] = entry{run: t.run, batch: t.runBatch, warm: t.warm}
 	return t
 }
 
@@ -129,6 +130,32 @@ func (t *Task[A, R]) runItem(ctx context.Context, arg []byte, out []byte) (res [
 	}
 	binary.LittleEndian.PutUint32(out[body-4:], uint32(len(out)-body))
 	return out
+}
+
+// warm runs the task's codecs once on zero values: gob compiles a type's
+// coder on first use, which an idle worker does before it is needed.
+func (t *Task[A, R]) warm() {
+	var a A
+	var r R
+	if b, err := t.arg.Append(nil, a); err == nil {
+		_, _ = t.arg.Decode(b)
+	}
+	if b, err := t.res.Append(nil, r); err == nil {
+		_, _ = t.res.Decode(b)
+	}
+}
+
+// warmAll warms every registered task's codecs.
+func warmAll() {
+	registry.mu.Lock()
+	var ws []func()
+	for _, e := range registry.tasks {
+		ws = append(ws, e.warm)
+	}
+	registry.mu.Unlock()
+	for _, w := range ws {
+		w()
+	}
 }
 
 func lookup(name string) (entry, bool) {
