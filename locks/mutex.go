@@ -219,6 +219,18 @@ func (m *Mutex) Unlock() {
 	}
 }
 
+// Owner is the thread id of the holder's robust-list anchor thread (the
+// owner id in the lock word; its process is the holder), 0 when m is free
+// (or its holder died), -1 when m is not recoverable. A snapshot, for
+// diagnostics such as `shmkit stat`.
+func (m *Mutex) Owner() int {
+	w := atomic.LoadUint32(&m.word) & tidMask
+	if w == notRecoverable {
+		return -1
+	}
+	return int(w)
+}
+
 // Held reports whether this process holds m (any of its goroutines). It is
 // a snapshot: another process may take m as soon as this one unlocks it.
 func (m *Mutex) Held() bool {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -10,9 +11,13 @@ import (
 	"os"
 	"os/user"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
+	"github.com/shmkit/shmkit/ctypes"
+	"github.com/shmkit/shmkit/locks"
 	"github.com/shmkit/shmkit/rawarray"
+	"github.com/shmkit/shmkit/ring"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -28,11 +33,103 @@ var detectors = []detector{
 		if err != nil {
 			return ""
 		}
+		what := fmt.Sprintf("rawarray v%d %s<%s>[%d]", le32(seg.Bytes(), 4)&0xffff, info.Kind, info.Code, info.Len)
 		if info.Len == 1 && (info.Kind == rawarray.KindValue || info.Kind == rawarray.KindRawValue) {
-			return fmt.Sprintf("rawarray %s<%s>", info.Kind, info.Code)
+			what = fmt.Sprintf("rawarray v%d %s<%s>", le32(seg.Bytes(), 4)&0xffff, info.Kind, info.Code)
 		}
-		return fmt.Sprintf("rawarray %s<%s>[%d]", info.Kind, info.Code, info.Len)
+		if info.Kind == rawarray.KindValue || info.Kind == rawarray.KindArray {
+			what += lockState(seg.Bytes(), rawarray.HeaderSize)
+		}
+		return what
 	},
+	func(seg *shm.Segment) string {
+		b := seg.Bytes()
+		switch le32(b, 0) {
+		case ring.Magic:
+			switch le32(b, 8) {
+			case 1:
+				if r, err := ring.AttachSPSC(b); err == nil {
+					return fmt.Sprintf("ring SPSC v%d, %d/%d messages of up to %d bytes%s", le32(b, 4), r.Len(), r.Cap(), r.SlotSize(), closed(r.Closed()))
+				}
+			case 2:
+				if r, err := ring.AttachMPMC(b); err == nil {
+					return fmt.Sprintf("ring MPMC v%d, %d/%d messages of up to %d bytes%s", le32(b, 4), r.Len(), r.Cap(), r.SlotSize(), closed(r.Closed()))
+				}
+			}
+			return "ring (invalid header)"
+		case 0x51686d73: // "shmQ"
+			if len(b) > 64 {
+				if r, err := ring.AttachMPMC(b[64:]); err == nil {
+					return fmt.Sprintf("ring Queue v%d, %d/%d items%s", le32(b, 4), r.Len(), r.Cap(), closed(r.Closed()))
+				}
+			}
+			return "ring Queue (invalid)"
+		case 0x50686d73: // "shmP"
+			return fmt.Sprintf("ring Pipe v%d, duplex=%v", le32(b, 4), le32(b, 8) == 1)
+		case 0x4d6d6873: // "shmM"
+			return fmt.Sprintf("manager directory v%d page %d of %d%s", le32(b, 4), le32(b, 20), le32(b, 16), lockState(b, 32))
+		case 0x4f6d6873: // "shmO"
+			kinds := map[uint32]string{1: "Dict", 2: "List", 3: "Namespace", 4: "Queue"}
+			return fmt.Sprintf("manager %s object v%d, generation %d", kinds[le32(b, 8)], le32(b, 4), le64(b, 24))
+		}
+		return ""
+	},
+}
+
+func le32(b []byte, off int) uint32 {
+	if len(b) < off+4 {
+		return 0
+	}
+	return binary.LittleEndian.Uint32(b[off:])
+}
+
+func le64(b []byte, off int) uint64 {
+	if len(b) < off+8 {
+		return 0
+	}
+	return binary.LittleEndian.Uint64(b[off:])
+}
+
+func closed(c bool) string {
+	if c {
+		return ", closed"
+	}
+	return ""
+}
+
+// lockState describes the locks.Mutex at off: who holds it.
+func lockState(b []byte, off int) string {
+	if off < 0 || off > len(b) {
+		return ""
+	}
+	m, err := ctypes.View[locks.Mutex](b[off:])
+	if err != nil {
+		return ""
+	}
+	switch tid := m.Owner(); tid {
+	case 0:
+		return ", unlocked"
+	case -1:
+		return ", lock not recoverable"
+	default:
+		return fmt.Sprintf(", locked by process %d", tgid(tid))
+	}
+}
+
+// tgid is the process of thread tid, or tid itself if /proc does not say.
+func tgid(tid int) int {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", tid))
+	if err != nil {
+		return tid
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
+			if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+				return n
+			}
+		}
+	}
+	return tid
 }
 
 // kindOf maps the segment read-only and asks each detector.

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"encoding/json"
 	"os"
 	"strings"
@@ -10,6 +12,8 @@ import (
 
 	"github.com/shmkit/shmkit/fork"
 	"github.com/shmkit/shmkit/internal/proctest"
+	"github.com/shmkit/shmkit/manager"
+	"github.com/shmkit/shmkit/ring"
 	"github.com/shmkit/shmkit/rawarray"
 	"github.com/shmkit/shmkit/shm"
 )
@@ -106,7 +110,7 @@ func TestAdminCommands(t *testing.T) {
 	for _, r := range rows {
 		byName[r.Name] = r
 	}
-	if r := byName[live]; r.Kind != "rawarray Array<d>[10]" || r.Alive == nil || !*r.Alive {
+	if r := byName[live]; r.Kind != "rawarray v1 Array<d>[10], unlocked" || r.Alive == nil || !*r.Alive {
 		t.Fatalf("ls of a live rawarray: %+v", r)
 	}
 	if r := byName[foreign]; r.Kind != "-" || r.Creator != "" || r.Size != 100 {
@@ -121,7 +125,7 @@ func TestAdminCommands(t *testing.T) {
 	}
 
 	out, rc = shmkit(t, "stat", live)
-	if rc != 0 || !strings.Contains(out, "rawarray Array<d>[10]") || !strings.Contains(out, "users") {
+	if rc != 0 || !strings.Contains(out, "rawarray v1 Array<d>[10]") || !strings.Contains(out, "users") {
 		t.Fatalf("stat: %d\n%s", rc, out)
 	}
 	if _, rc = shmkit(t, "stat", "nosuch-"+live); rc == 0 {
@@ -154,5 +158,57 @@ func TestAdminCommands(t *testing.T) {
 	}
 	if _, rc = shmkit(t, "rm"); rc == 0 {
 		t.Fatal("rm without names succeeded")
+	}
+}
+
+// TestLsKinds: ls recognizes the shmkit structures in named segments and
+// says what state they are in.
+func TestLsKinds(t *testing.T) {
+	ctx := context.Background()
+	ringName := proctest.Name(t)
+	seg, err := shm.Create(ringName, int64(ring.SPSCSize(8, 64)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seg.Unlink()
+	defer seg.Close()
+	r, err := ring.NewSPSC(seg.Bytes(), 8, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := r.TrySend([]byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v, err := rawarray.NewValueOptions[int64](0, &rawarray.Options{Name: proctest.Name(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	defer v.Unlink()
+	v.Lock()
+	defer v.Unlock()
+	mname := proctest.Name(t)
+	m, err := manager.Open(ctx, "shm:"+mname, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Destroy(ctx)
+	if _, err := manager.OpenDict[string, int64](ctx, m, "d"); err != nil {
+		t.Fatal(err)
+	}
+	out, rc := shmkit(t, "ls")
+	if rc != 0 {
+		t.Fatalf("ls: %d %s", rc, out)
+	}
+	for _, want := range []string{
+		"ring SPSC v1, 3/8 messages of up to 64 bytes",
+		fmt.Sprintf("rawarray v1 Value<q>, locked by process %d", os.Getpid()),
+		"manager directory v1 page 0 of 1, unlocked",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("ls output lacks %q:\n%s", want, out)
+		}
 	}
 }
