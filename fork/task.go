@@ -135,6 +135,10 @@ func (t *Task[A, R]) runItem(ctx context.Context, arg []byte, out []byte) (res [
 // warm runs the task's codecs once on zero values: gob compiles a type's
 // coder on first use, which an idle worker does before it is needed.
 func (t *Task[A, R]) warm() {
+	// Zero values of some types cannot be encoded (gob refuses nil
+	// pointers, and types' own encoders may panic on a zero value):
+	// warming is best effort.
+	defer func() { _ = recover() }()
 	var a A
 	var r R
 	if b, err := t.arg.Append(nil, a); err == nil {

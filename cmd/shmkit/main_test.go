@@ -3,8 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -13,8 +13,8 @@ import (
 	"github.com/shmkit/shmkit/fork"
 	"github.com/shmkit/shmkit/internal/proctest"
 	"github.com/shmkit/shmkit/manager"
-	"github.com/shmkit/shmkit/ring"
 	"github.com/shmkit/shmkit/rawarray"
+	"github.com/shmkit/shmkit/ring"
 	"github.com/shmkit/shmkit/shm"
 )
 
