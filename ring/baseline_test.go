@@ -179,3 +179,37 @@ if __name__ == "__main__":
     lat.sort()
     print("p50_ns=%d p99_ns=%d n=%d" % (lat[len(lat)//2], lat[len(lat)*99//100], len(lat)))
 `
+
+// pyQueueScript streams n ints (argv[2]) from a producer process to the
+// main one through multiprocessing.Queue or SimpleQueue (argv[1]), and
+// prints items_per_s=, timed at the consumer from the first item to the
+// end marker.
+const pyQueueScript = `
+import multiprocessing as mp, sys, time
+
+def produce(q, n):
+    for i in range(n):
+        q.put(i)
+    q.put(None)
+
+if __name__ == "__main__":
+    kind, n = sys.argv[1], int(sys.argv[2])
+    ctx = mp.get_context("fork")
+    q = ctx.Queue() if kind == "queue" else ctx.SimpleQueue()
+    p = ctx.Process(target=produce, args=(q, n))
+    p.start()
+    if q.get() != 0:
+        sys.exit("bad first item")
+    t0 = time.perf_counter()
+    k = 1
+    while True:
+        x = q.get()
+        if x is None:
+            break
+        if x != k:
+            sys.exit("item %d: %r" % (k, x))
+        k += 1
+    dt = time.perf_counter() - t0
+    p.join()
+    print("items_per_s=%.0f n=%d" % ((k - 1) / dt, k))
+`

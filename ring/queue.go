@@ -91,7 +91,7 @@ type QueueOptions struct {
 }
 
 // NewQueue returns an empty queue of at least capacity items (rounded up
-// to a power of two).
+// to a power of two, and to at least 2).
 func NewQueue[T any](capacity int) (*Queue[T], error) {
 	return NewQueueOptions[T](capacity, nil)
 }
@@ -112,7 +112,7 @@ func newQueue[T any](capacity int, opts *QueueOptions, flags uint32) (*Queue[T],
 	if capacity < 1 || capacity > MaxSlots {
 		return nil, fmt.Errorf("%w: capacity %d, want 1..%d", ErrGeometry, capacity, MaxSlots)
 	}
-	slots := 1
+	slots := 2 // an MPMC ring has at least two slots
 	for slots < capacity {
 		slots <<= 1
 	}
@@ -187,19 +187,25 @@ func attachQueue[T any](seg *shm.Segment, c codec.Codec) (*Queue[T], error) {
 // Put appends v, waiting for room until ctx ends. It returns ErrClosed
 // once the queue is closed.
 func (q *Queue[T]) Put(ctx context.Context, v T) error {
+	if q.enc.Raw() {
+		// Called directly, not through a func value, so that v does
+		// not escape: no allocation per item.
+		return q.r.Send(ctx, rawBytes(&v))
+	}
 	return q.put(v, func(msg []byte) error { return q.r.Send(ctx, msg) })
 }
 
 // TryPut appends v if there is room, or returns ErrFull.
 func (q *Queue[T]) TryPut(v T) error {
+	if q.enc.Raw() {
+		return q.r.TrySend(rawBytes(&v))
+	}
 	return q.put(v, q.r.TrySend)
 }
 
+// put encodes v with the codec and sends it, through a spill segment if
+// it is longer than a slot.
 func (q *Queue[T]) put(v T, send func([]byte) error) error {
-	if q.enc.Raw() {
-		b, _ := ctypes.Bytes(&v)
-		return send(b)
-	}
 	msg, err := q.enc.Append([]byte{msgInline}, v)
 	if err != nil {
 		return err
@@ -257,24 +263,38 @@ func unspill(name string) ([]byte, error) {
 // Get removes and returns the oldest item, waiting until one arrives or
 // ctx ends. Once the queue is closed and drained it returns ErrClosed.
 func (q *Queue[T]) Get(ctx context.Context) (T, error) {
+	if q.enc.Raw() {
+		var v T
+		b := rawBytes(&v)
+		n, err := q.r.Recv(ctx, b)
+		return v, rawErr(n, len(b), err)
+	}
 	return q.get(func(buf []byte) (int, error) { return q.r.Recv(ctx, buf) })
 }
 
 // TryGet removes and returns the oldest item, or returns ErrEmpty.
 func (q *Queue[T]) TryGet() (T, error) {
+	if q.enc.Raw() {
+		var v T
+		b := rawBytes(&v)
+		n, err := q.r.TryRecv(b)
+		return v, rawErr(n, len(b), err)
+	}
 	return q.get(q.r.TryRecv)
 }
 
+// rawErr checks the length of a raw value received.
+func rawErr(n, size int, err error) error {
+	if err == nil && n != size {
+		err = fmt.Errorf("%w: %d-byte message for a %d-byte value", ErrCorrupt, n, size)
+	}
+	return err
+}
+
+// get receives an encoded value and decodes it, fetching it from its
+// spill segment if it was sent through one.
 func (q *Queue[T]) get(recv func([]byte) (int, error)) (T, error) {
 	var v T
-	if q.enc.Raw() {
-		b, _ := ctypes.Bytes(&v)
-		n, err := recv(b)
-		if err == nil && n != len(b) {
-			err = fmt.Errorf("%w: %d-byte message for a %d-byte value", ErrCorrupt, n, len(b))
-		}
-		return v, err
-	}
 	bp := q.bufs.Get().(*[]byte)
 	defer q.bufs.Put(bp)
 	n, err := recv(*bp)
@@ -296,6 +316,101 @@ func (q *Queue[T]) get(recv func([]byte) (int, error)) (T, error) {
 		return v, fmt.Errorf("%w: message kind %d", ErrCorrupt, msg[0])
 	}
 	return q.enc.Decode(data)
+}
+
+// batchChunk is how many items PutBatch and GetBatch hand to the ring per
+// call: their byte views live on the stack.
+const batchChunk = 64
+
+// PutBatch appends the items of vs in order, waiting for room until ctx
+// ends, and returns how many it appended (len(vs) unless the error is not
+// nil; errors as for Put). Each run of items that fits is claimed in the
+// ring at once, so another producer's items come between runs, never
+// inside one. For raw types this costs one atomic claim per run instead
+// of one per item; other types are put one by one.
+func (q *Queue[T]) PutBatch(ctx context.Context, vs []T) (int, error) {
+	if !q.enc.Raw() {
+		for i := range vs {
+			if err := q.Put(ctx, vs[i]); err != nil {
+				return i, err
+			}
+		}
+		return len(vs), nil
+	}
+	var views [batchChunk][]byte
+	sent := 0
+	for sent < len(vs) {
+		chunk := vs[sent:min(len(vs), sent+batchChunk)]
+		for i := range chunk {
+			views[i] = rawBytes(&chunk[i])
+		}
+		n, err := q.r.SendBatch(ctx, views[:len(chunk)])
+		sent += n
+		if err != nil {
+			return sent, err
+		}
+	}
+	return sent, nil
+}
+
+// GetBatch removes the oldest items into vs, waiting until at least one
+// arrives or ctx ends, and returns how many it removed: those waiting, up
+// to len(vs). Errors are those of Get; ErrClosed only when it removed
+// none. For raw types, each run of waiting items is claimed at once; other
+// types are got one by one.
+func (q *Queue[T]) GetBatch(ctx context.Context, vs []T) (int, error) {
+	if len(vs) == 0 {
+		return 0, nil
+	}
+	if !q.enc.Raw() {
+		v, err := q.Get(ctx)
+		if err != nil {
+			return 0, err
+		}
+		vs[0] = v
+		for n := 1; n < len(vs); n++ {
+			if vs[n], err = q.TryGet(); err != nil {
+				var zero T
+				vs[n] = zero
+				if err == ErrEmpty || err == ErrClosed {
+					err = nil
+				}
+				return n, err
+			}
+		}
+		return len(vs), nil
+	}
+	got := 0
+	for got < len(vs) {
+		chunk := vs[got:min(len(vs), got+batchChunk)]
+		var views [batchChunk][]byte
+		for i := range chunk {
+			views[i] = rawBytes(&chunk[i])
+		}
+		var n int
+		var err error
+		if got == 0 {
+			n, err = q.r.RecvBatch(ctx, views[:len(chunk)])
+		} else {
+			n, err = q.r.TryRecvBatch(views[:len(chunk)])
+		}
+		for i := range n {
+			if len(views[i]) != len(rawBytes(&chunk[i])) {
+				return got + i, rawErr(len(views[i]), len(rawBytes(&chunk[i])), nil)
+			}
+		}
+		got += n
+		if err != nil {
+			if got > 0 && (err == ErrEmpty || err == ErrClosed) {
+				return got, nil
+			}
+			return got, err
+		}
+		if n < len(chunk) {
+			break
+		}
+	}
+	return got, nil
 }
 
 // Len is the number of items queued (a snapshot).
@@ -398,6 +513,17 @@ func (q *JoinableQueue[T]) TryPut(v T) error {
 		return err
 	}
 	return nil
+}
+
+// PutBatch appends the items of vs (see Queue.PutBatch) and counts those
+// appended unfinished.
+func (q *JoinableQueue[T]) PutBatch(ctx context.Context, vs []T) (int, error) {
+	atomic.AddUint32(&q.hdr.Unfinished, uint32(len(vs)))
+	n, err := q.Queue.PutBatch(ctx, vs)
+	for range len(vs) - n {
+		q.done()
+	}
+	return n, err
 }
 
 // TaskDone marks one item got from the queue as finished. It returns

@@ -256,3 +256,87 @@ func TestSimpleQueueAndRace(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestQueueBatch: PutBatch and GetBatch move every item once, in order,
+// through a queue smaller than the batches, for a raw and a codec type;
+// a joinable queue counts what PutBatch appended.
+func TestQueueBatch(t *testing.T) {
+	ctx := ctxT(t)
+	q, err := NewQueue[int64](8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Detach()
+	const n = 1000
+	in := make([]int64, n)
+	for i := range in {
+		in[i] = int64(i) * 3
+	}
+	errc := make(chan error, 1)
+	go func() {
+		for i := 0; i < n; i += 150 {
+			if k, err := q.PutBatch(ctx, in[i:min(n, i+150)]); err != nil || k != min(n, i+150)-i {
+				errc <- fmt.Errorf("PutBatch at %d: %d %v", i, k, err)
+				return
+			}
+		}
+		errc <- q.Close()
+	}()
+	var out []int64
+	buf := make([]int64, 100)
+	for {
+		k, err := q.GetBatch(ctx, buf)
+		if errors.Is(err, ErrClosed) {
+			break
+		}
+		if err != nil || k == 0 {
+			t.Fatalf("GetBatch after %d: %d %v", len(out), k, err)
+		}
+		out = append(out, buf[:k]...)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != n {
+		t.Fatalf("got %d items, want %d", len(out), n)
+	}
+	for i, v := range out {
+		if v != in[i] {
+			t.Fatalf("item %d: %d, want %d", i, v, in[i])
+		}
+	}
+	if k, err := q.PutBatch(ctx, in[:1]); k != 0 || !errors.Is(err, ErrClosed) {
+		t.Fatalf("PutBatch after Close: %d %v", k, err)
+	}
+
+	// A codec type, one by one underneath.
+	cq, err := NewQueue[string](4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cq.Detach()
+	if k, err := cq.PutBatch(ctx, []string{"a", "b", "c"}); k != 3 || err != nil {
+		t.Fatalf("codec PutBatch: %d %v", k, err)
+	}
+	sbuf := make([]string, 5)
+	if k, err := cq.GetBatch(ctx, sbuf); k != 3 || err != nil || sbuf[2] != "c" || sbuf[3] != "" {
+		t.Fatalf("codec GetBatch: %d %v %q", k, err, sbuf)
+	}
+
+	// JoinableQueue counts what PutBatch appended.
+	jq, err := NewJoinableQueue[int32](2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer jq.Detach()
+	if k, err := jq.PutBatch(ctx, []int32{1, 2}); k != 2 || err != nil {
+		t.Fatal(k, err)
+	}
+	_ = jq.Close()
+	if k, err := jq.PutBatch(ctx, []int32{3}); k != 0 || !errors.Is(err, ErrClosed) {
+		t.Fatal(k, err)
+	}
+	if u := jq.Unfinished(); u != 2 {
+		t.Fatalf("Unfinished %d, want 2", u)
+	}
+}

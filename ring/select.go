@@ -184,6 +184,9 @@ func EventSet(e *locks.Event) Case {
 // the process on the other side of an SPSC ring is gone, and it recovers
 // an MPMC slot held by a dead process (which then reads as ready).
 //
+// Every ring, queue and Conn in cases must stay mapped until Select
+// returns: Close a Conn, or Detach a queue, only after.
+//
 // Select spins for a few tens of microseconds, like Recv, then sleeps on
 // all the cases' futex words at once with futex_waitv (Linux 5.16 and
 // later). Each Select asleep in the kernel holds an OS thread. Without
@@ -310,10 +313,21 @@ type selector struct {
 	poll    time.Duration
 	checked time.Time // the last liveness check
 	retries int       // announcements in a row that lost a race
+
+	// Room for a few cases without allocating.
+	liveBuf [4]waiter
+	wordBuf [4]*uint32
+	bitBuf  [4]uint32
+	vecBuf  [4]sys.Waitv
 }
 
 func (s *selector) init(cases []Case) {
-	s.live = make([]waiter, len(cases))
+	if len(cases) <= len(s.liveBuf) {
+		s.live = s.liveBuf[:len(cases)]
+	} else {
+		s.live = make([]waiter, len(cases))
+	}
+	s.words, s.bits, s.vec = s.wordBuf[:0], s.bitBuf[:0], s.vecBuf[:0]
 	for i := range cases {
 		c := &cases[i]
 		if c.w != nil {

@@ -425,7 +425,13 @@ func (r *SPSC) Commit(n int) error {
 	r.prod.reserved = false
 	t := r.prod.resPos
 	binary.NativeEndian.PutUint32(r.slot(t), uint32(n))
-	return r.publish(t, 1)
+	if err := r.publish(t, 1); err != nil {
+		return err
+	}
+	if t+1-r.prod.head < r.slots { // free by the cached head, a lower bound
+		r.claimLine(t + 1)
+	}
+	return nil
 }
 
 // avail returns the dequeue position and how many messages follow it,

@@ -56,9 +56,9 @@ import (
 // delays it by at most that long; the backstop is also when a waiter looks
 // for dead peers. Context cancellation wakes a sleeper at once (park.Wait).
 //
-// A future wait on several rings (FUTEX_WAITV) follows the same protocol:
-// set bit 0 of each ring's notEmpty (step 1), re-check every ring (step 2),
-// then wait on all the words with the values read in step 1.
+// Select (select.go) waits on several rings at once with the same
+// protocol: step 1 on each ring's word, step 2 for every ring, then one
+// FUTEX_WAITV on all the words with the values from step 1.
 
 const (
 	sleepersBit = 1
