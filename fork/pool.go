@@ -569,6 +569,11 @@ func (p *Pool) chunkSize(n, size int) int {
 // to.
 func encodeChunk[A, R any](t *Task[A, R], inputs []A, j *job, index int) (*chunk, error) {
 	c := &chunk{job: j, index: index, task: t.name, n: len(inputs)}
+	if t.rawBatch() {
+		// Pointer-free arguments refer to no segment: one copy, no tracking.
+		c.items = append([]byte(nil), rawSlice(inputs)...)
+		return c, nil
+	}
 	if sz := t.arg.Size(); sz >= 0 {
 		c.items = make([]byte, 0, len(inputs)*(4+sz))
 	}
@@ -589,7 +594,40 @@ func encodeChunk[A, R any](t *Task[A, R], inputs []A, j *job, index int) (*chunk
 }
 
 // decodeOutcomes decodes a chunk's n outcomes into results and errors.
-func decodeOutcomes[A, R any](t *Task[A, R], outcomes []byte, n int, res []R, errs []error) error {
+//
+// *errs stays nil while no item failed; the first failure allocates it.
+func decodeOutcomes[A, R any](t *Task[A, R], outcomes []byte, n int, res []R, errs *[]error) error {
+	fail := func(i int, err error) {
+		if *errs == nil {
+			*errs = make([]error, n)
+		}
+		(*errs)[i] = err
+	}
+	if t.rawBatch() {
+		rsz := t.res.Size()
+		if len(outcomes) < 4+n*rsz {
+			return fmt.Errorf("%w: raw outcome of %d bytes for %d results", errFrame, len(outcomes), n)
+		}
+		nfail := int(binary.LittleEndian.Uint32(outcomes))
+		copy(rawSlice(res[:n]), outcomes[4:4+n*rsz])
+		rest := outcomes[4+n*rsz:]
+		for range nfail {
+			if len(rest) < 4 {
+				return fmt.Errorf("%w: truncated failure", errFrame)
+			}
+			i := int(binary.LittleEndian.Uint32(rest))
+			_, terr, r, err := nextOutcome(rest[4:])
+			if err != nil {
+				return err
+			}
+			if i >= n || terr == nil {
+				return fmt.Errorf("%w: failure of item %d of %d", errFrame, i, n)
+			}
+			fail(i, terr)
+			rest = r
+		}
+		return nil
+	}
 	for i := 0; i < n; i++ {
 		val, terr, rest, err := nextOutcome(outcomes)
 		if err != nil {
@@ -597,11 +635,11 @@ func decodeOutcomes[A, R any](t *Task[A, R], outcomes []byte, n int, res []R, er
 		}
 		outcomes = rest
 		if terr != nil {
-			errs[i] = terr
+			fail(i, terr)
 			continue
 		}
 		if res[i], err = t.res.Decode(val); err != nil {
-			errs[i] = fmt.Errorf("fork: task %q: decoding result: %w", t.name, err)
+			fail(i, fmt.Errorf("fork: task %q: decoding result: %w", t.name, err))
 		}
 	}
 	return nil
@@ -611,8 +649,16 @@ func decodeOutcomes[A, R any](t *Task[A, R], outcomes []byte, n int, res []R, er
 type chunkResult[R any] struct {
 	c    *chunk
 	res  []R
-	errs []error
-	err  error // the chunk was lost (worker died, pool closed, bad message)
+	errs []error // nil when no item failed
+	err  error   // the chunk was lost (worker died, pool closed, bad message)
+}
+
+// itemErr is item i's error, or nil.
+func (r chunkResult[R]) itemErr(i int) error {
+	if r.errs == nil {
+		return nil
+	}
+	return r.errs[i]
 }
 
 // run encodes inputs chunk by chunk, submitting each as soon as it is
@@ -626,9 +672,9 @@ func run[A, R any](p *Pool, t *Task[A, R], inputs []A, size int) (*job, int, int
 	j := &job{}
 	out := make(chan chunkResult[R], n)
 	j.deliver = func(c *chunk, outcomes []byte, err error) {
-		r := chunkResult[R]{c: c, res: make([]R, c.n), errs: make([]error, c.n), err: err}
+		r := chunkResult[R]{c: c, res: make([]R, c.n), err: err}
 		if err == nil {
-			r.err = decodeOutcomes(t, outcomes, c.n, r.res, r.errs)
+			r.err = decodeOutcomes(t, outcomes, c.n, r.res, &r.errs)
 		}
 		out <- r
 	}
@@ -725,7 +771,7 @@ func imap[A, R any](ctx context.Context, p *Pool, task *Task[A, R], inputs []A, 
 			for i := 0; i < r.c.n; i++ {
 				e := r.err
 				if e == nil {
-					e = r.errs[i]
+					e = r.itemErr(i)
 				}
 				if !yield(r.res[i], e) {
 					return false
@@ -783,7 +829,7 @@ func ApplyAsync[A, R any](p *Pool, task *Task[A, R], arg A) *AsyncResult[R] {
 		r := <-ch
 		a.res, a.err = r.res[0], r.err
 		if a.err == nil {
-			a.err = r.errs[0]
+			a.err = r.itemErr(0)
 		}
 		close(a.done)
 	}()

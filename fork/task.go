@@ -90,10 +90,18 @@ func (t *Task[A, R]) run(ctx context.Context, arg []byte) ([]byte, error) {
 	return t.res.Append(nil, r)
 }
 
-// runBatch runs the task on each of n encoded arguments in items, without
-// allocating per item when the types travel raw. A panic in one item is
-// that item's RemoteError; the others still run.
+// rawBatch reports whether chunks of this task travel as raw arrays:
+// both argument and result types are fixed-size and pointer-free, so a
+// chunk is n arguments back to back and its outcome n results back to
+// back, each a single copy (see runRawBatch).
+func (t *Task[A, R]) rawBatch() bool { return t.arg.Raw() && t.res.Raw() }
+
+// runBatch runs the task on each of n encoded arguments in items. A panic
+// in one item is that item's RemoteError; the others still run.
 func (t *Task[A, R]) runBatch(ctx context.Context, items []byte, n int, out []byte) ([]byte, error) {
+	if t.rawBatch() {
+		return t.runRawBatch(ctx, items, n, out)
+	}
 	for i := 0; i < n; i++ {
 		arg, rest, err := nextItem(items)
 		if err != nil {
@@ -103,6 +111,54 @@ func (t *Task[A, R]) runBatch(ctx context.Context, items []byte, n int, out []by
 		out = t.runItem(ctx, arg, out)
 	}
 	return out, nil
+}
+
+// runRawBatch is runBatch for raw chunks. items holds n arguments of
+// A's size back to back. It appends:
+//
+//	nfail u32 | n results of R's size back to back (zero where the item
+//	failed) | nfail × (index u32, then the item's RemoteError as an
+//	outcome: itemErr | length u32 | gob)
+func (t *Task[A, R]) runRawBatch(ctx context.Context, items []byte, n int, out []byte) ([]byte, error) {
+	asz, rsz := t.arg.Size(), t.res.Size()
+	if n < 0 || len(items) != n*asz {
+		return out, fmt.Errorf("%w: raw chunk of %d bytes for %d items of %d", errFrame, len(items), n, asz)
+	}
+	hdr := len(out)
+	out = append(out, 0, 0, 0, 0)
+	base := len(out)
+	out = append(out, make([]byte, n*rsz)...)
+	results := out[base : base+n*rsz]
+	var fails []byte
+	nfail := 0
+	for i := 0; i < n; i++ {
+		a, _ := t.arg.DecodeRaw(items[i*asz : (i+1)*asz])
+		r, msg, panicked, stack := t.call(ctx, a)
+		if msg != "" || panicked {
+			nfail++
+			fails = binary.LittleEndian.AppendUint32(fails, uint32(i))
+			fails = appendFailure(fails, t.name, msg, panicked, stack)
+			continue
+		}
+		copy(results[i*rsz:(i+1)*rsz], rawSlice([]R{r}))
+	}
+	binary.LittleEndian.PutUint32(out[hdr:], uint32(nfail))
+	return append(out, fails...), nil
+}
+
+// call runs the task on one argument, turning an error or a panic into
+// its message (and stack).
+func (t *Task[A, R]) call(ctx context.Context, a A) (r R, msg string, panicked bool, stack string) {
+	defer func() {
+		if p := recover(); p != nil {
+			msg, panicked, stack = fmt.Sprint(p), true, string(debug.Stack())
+		}
+	}()
+	r, err := t.fn(ctx, a)
+	if err != nil {
+		return r, err.Error(), false, ""
+	}
+	return r, "", false, ""
 }
 
 // runItem appends one item's outcome: status, length, then the encoded
