@@ -227,6 +227,9 @@ func (d *Dict[K, V]) Delete(ctx context.Context, k K) (bool, error) {
 // false the key is deleted instead. fn may be called more than once (the
 // Redis backend retries on conflict) and must have no side effects.
 func (d *Dict[K, V]) Update(ctx context.Context, k K, fn func(old V, found bool) (V, bool)) error {
+	if d.shm != nil {
+		return d.updateRaw(ctx, k, fn)
+	}
 	kb, err := d.keys.encode(k)
 	if err != nil {
 		return err
@@ -256,6 +259,34 @@ func (d *Dict[K, V]) Update(ctx context.Context, k K, fn func(old V, found bool)
 		return err
 	}
 	return ferr
+}
+
+// updateRaw is Update on shared memory with raw values: key, values and
+// fn stay on the stack (see shmUpdate), so an Update does not allocate.
+func (d *Dict[K, V]) updateRaw(ctx context.Context, k K, fn func(old V, found bool) (V, bool)) error {
+	var kbuf [32]byte
+	var obuf, nbuf [64]byte
+	kb, err := d.keys.appendTo(kbuf[:0], k)
+	if err != nil {
+		return err
+	}
+	u, old, err := d.shm.updateBegin(ctx, d.name, kb, obuf[:0])
+	defer u.end() // fn may panic while the lock is held
+	for err == nil {
+		var ov V
+		if u.found() {
+			if ov, err = d.vals.DecodeRaw(old); err != nil {
+				return fmt.Errorf("%w: %v", ErrCorrupt, err)
+			}
+		}
+		nv, keep := fn(ov, u.found())
+		nb, _ := d.vals.Append(nbuf[:0], nv) // raw: cannot fail
+		var done bool
+		if old, done, err = d.shm.updateCommit(ctx, &u, kb, old, nb, keep, obuf[:0]); done {
+			return err
+		}
+	}
+	return err
 }
 
 // Len is the number of keys.

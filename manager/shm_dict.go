@@ -216,6 +216,13 @@ func (m *shmMap) dictUpdateIf(key []byte, hintMap *shmMap, hint shmProbe, old, v
 		}
 		val, keep = fn(old, p.found)
 	}
+	return m.dictApply(p, key, val, keep)
+}
+
+// dictApply stores val for key, probed as p, or deletes key when !keep. It
+// returns a shmGrowNeed when the object must grow first (m nil: it has no
+// generation yet).
+func (m *shmMap) dictApply(p shmProbe, key, val []byte, keep bool) (shmGrowNeed, error) {
 	switch {
 	case !keep && p.found:
 		return shmGrowNeed{}, m.dictRemove(p)

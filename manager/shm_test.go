@@ -45,7 +45,10 @@ func shmManager(t testing.TB, opts *manager.Options) (string, *manager.Manager) 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := m.Destroy(context.Background()); err != nil && !errors.Is(err, manager.ErrClosed) {
+		// Bounded: a test that failed holding a lock must not hang here.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := m.Destroy(ctx); err != nil && !errors.Is(err, manager.ErrClosed) {
 			t.Errorf("Destroy: %v", err)
 		}
 	})
@@ -1081,4 +1084,117 @@ func TestShmCloseUnmaps(t *testing.T) {
 	}
 	m2 := open(t, url)
 	shmMust(t, m2.Destroy(ctx))
+}
+
+// TestShmUpdateRaw drives Dict.Update's allocation-free path (shared
+// memory, raw values) through its branches: goroutines with their own
+// managers contend on one key (the optimistic update misses and retries
+// under the lock) while others insert keys (the object grows under
+// Updates in flight) and delete them again (fn declining to keep); values
+// larger than the stack buffers; and a panicking fn, which must leave the
+// lock free.
+func TestShmUpdateRaw(t *testing.T) {
+	url, m0 := shmManager(t, nil)
+	ctx := ctxT(t)
+	type big struct{ A [24]int64 } // 192 bytes: beyond the stack buffers
+	const workers, rounds = 4, 2000
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			m, err := manager.Open(ctx, url, nil)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer m.Close()
+			d, err := manager.OpenDict[int64, int64](ctx, m, "d")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			bd, err := manager.OpenDict[string, big](ctx, m, "big")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			for i := range rounds {
+				incr := func(old int64, _ bool) (int64, bool) { return old + 1, true }
+				if err := d.Update(ctx, 0, incr); err != nil {
+					t.Error(err)
+					return
+				}
+				k := int64(1 + w*rounds + i) // new key: the table grows
+				if err := d.Update(ctx, k, func(old int64, found bool) (int64, bool) {
+					if found {
+						t.Errorf("key %d found before it was inserted", k)
+					}
+					return k, true
+				}); err != nil {
+					t.Error(err)
+					return
+				}
+				if i%2 == 0 { // delete it again through Update
+					if err := d.Update(ctx, k, func(int64, bool) (int64, bool) { return 0, false }); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+				if err := bd.Update(ctx, "b", func(old big, _ bool) (big, bool) {
+					for j := range old.A {
+						old.A[j]++
+					}
+					return old, true
+				}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	d, err := manager.OpenDict[int64, int64](ctx, m0, "d")
+	shmMust(t, err)
+	if n, _, err := d.Get(ctx, 0); n != workers*rounds || err != nil {
+		t.Fatalf("key 0 = %d, want %d: %v", n, workers*rounds, err)
+	}
+	if n, err := d.Len(ctx); n != 1+workers*rounds/2 || err != nil {
+		t.Fatalf("%d keys, want %d: %v", n, 1+workers*rounds/2, err)
+	}
+	for w := range workers {
+		for i := 1; i < rounds; i += 2 {
+			k := int64(1 + w*rounds + i)
+			if v, ok, err := d.Get(ctx, k); v != k || !ok || err != nil {
+				t.Fatalf("key %d = %d, %v, %v", k, v, ok, err)
+			}
+		}
+	}
+	bd, err := manager.OpenDict[string, big](ctx, m0, "big")
+	shmMust(t, err)
+	b, _, err := bd.Get(ctx, "b")
+	shmMust(t, err)
+	for j, v := range b.A {
+		if v != workers*rounds {
+			t.Fatalf("big.A[%d] = %d, want %d", j, v, workers*rounds)
+		}
+	}
+
+	// A panicking fn, on the optimistic path and on the one under the lock.
+	for _, pessimistic := range []bool{false, true} {
+		if pessimistic {
+			shmMust(t, manager.ShmPessimistic(m0, "d", 1))
+		}
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Fatal("the panic in fn did not reach the caller")
+				}
+			}()
+			_ = d.Update(ctx, 0, func(int64, bool) (int64, bool) { panic("boom") })
+		}()
+	}
+	short, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := d.Update(short, 0, func(old int64, _ bool) (int64, bool) { return old + 1, true }); err != nil {
+		t.Fatalf("Update after panicking fns: %v (lock left held?)", err)
+	}
 }
