@@ -203,6 +203,16 @@ func (d *Dict[K, V]) Get(ctx context.Context, k K) (V, bool, error) {
 
 // Set sets k to v.
 func (d *Dict[K, V]) Set(ctx context.Context, k K, v V) error {
+	if d.shm != nil {
+		var kbuf [32]byte
+		var vbuf [64]byte
+		kb, err := d.keys.appendTo(kbuf[:0], k)
+		if err != nil {
+			return err
+		}
+		vb, _ := d.vals.Append(vbuf[:0], v) // raw: cannot fail
+		return d.shm.dictSetRaw(ctx, d.name, kb, vb)
+	}
 	kb, err := d.keys.encode(k)
 	if err != nil {
 		return err

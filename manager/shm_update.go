@@ -56,20 +56,25 @@ func (b *shmBackend) updateBegin(ctx context.Context, obj string, key, dst []byt
 	return u, old, err
 }
 
+// locate finds key in the object's current generation.
+func (u *shmUpdate) locate(key []byte) (err error) {
+	if u.m, err = u.o.view(); err != nil {
+		return err
+	}
+	u.p = shmProbe{}
+	if u.m != nil {
+		u.p, err = u.m.probe(key)
+	}
+	return err
+}
+
 // read finds key in the object's current generation and appends its value
 // to dst.
 func (u *shmUpdate) read(key, dst []byte) ([]byte, error) {
-	m, err := u.o.view()
-	if err != nil {
-		return nil, err
-	}
-	u.m, u.p = m, shmProbe{}
-	if m == nil {
-		return dst, nil
-	}
-	if u.p, err = m.probe(key); err != nil || !u.p.found {
+	if err := u.locate(key); err != nil || !u.p.found {
 		return dst, err
 	}
+	m := u.m
 	off, _, vl, err := m.entry(u.p.ref)
 	if err != nil {
 		return nil, err
@@ -126,9 +131,29 @@ func (b *shmBackend) updateCommit(ctx context.Context, u *shmUpdate, key, old, v
 		if err := u.o.rebuild(u.m, need, false); err != nil {
 			return nil, false, err
 		}
-		if _, err := u.read(key, nil); err != nil {
+		if err := u.locate(key); err != nil {
 			return nil, false, err
 		}
 	}
 	return nil, false, shmCorruptf("%v %q: no room after %d new generations", u.o.kind, u.o.name, shmMaxRebuilds)
+}
+
+// dictSetRaw is Dict.Set's allocation-free path: key and val may be stack
+// buffers (they do not escape), and no closure is made.
+func (b *shmBackend) dictSetRaw(ctx context.Context, obj string, key, val []byte) error {
+	var u shmUpdate
+	var err error
+	if u.o, err = b.object(obj); err != nil {
+		return err
+	}
+	if err := u.o.lockObj(ctx); err != nil {
+		return err
+	}
+	u.locked = true
+	if err := u.locate(key); err != nil {
+		u.end()
+		return err
+	}
+	_, _, err = b.updateCommit(ctx, &u, key, nil, val, true, nil)
+	return err
 }
