@@ -66,11 +66,16 @@ func newShared(t testing.TB) (string, *shared) {
 
 // openShared maps the fixture in a child. The segment stays mapped until
 // the child exits.
+// openedSegs keeps the segments children open reachable: a segment that
+// becomes unreachable is unmapped by its cleanup, under the view.
+var openedSegs []*shm.Segment
+
 func openShared(name string) *shared {
 	seg, err := shm.Open(name, nil)
 	if err != nil {
 		fail("open: %v", err)
 	}
+	openedSegs = append(openedSegs, seg)
 	s, err := ctypes.View[shared](seg.Bytes())
 	if err != nil {
 		fail("view: %v", err)

@@ -112,7 +112,7 @@ func (m *Mutex) TryLock() bool {
 func (m *Mutex) lockSlow(ctx context.Context, tid uint32) error {
 	var err error
 	var done bool
-	if spin(func() bool {
+	if spinBackoff(func() bool {
 		w := atomic.LoadUint32(&m.word)
 		if w&tidMask == notRecoverable {
 			err, done = ErrNotRecoverable, true
