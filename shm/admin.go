@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -70,9 +71,14 @@ func procStart(pid int) (uint64, error) {
 // xattrs on this tmpfs) is not an error: the segment just has no recorded
 // creator, and gc leaves it alone.
 func recordCreator(fd int) {
-	v := Creator{Pid: os.Getpid(), Start: selfStart}.String()
-	_ = unix.Fsetxattr(fd, CreatorXattr, []byte(v), 0)
+	_ = unix.Fsetxattr(fd, CreatorXattr, selfCreator(), 0)
 }
+
+// selfCreator is this process's creator record, made once: a Go process
+// keeps its pid (it cannot fork), and a Create saves the getpid call.
+var selfCreator = sync.OnceValue(func() []byte {
+	return []byte(Creator{Pid: selfPid, Start: selfStart}.String())
+})
 
 func parseCreator(v string) (Creator, bool) {
 	var c Creator
