@@ -1,6 +1,7 @@
 package locks
 
 import (
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -72,11 +73,6 @@ func spinBackoff(cond func() bool) bool {
 		}
 		delay = min(2*delay, mutexMaxDelay)
 	}
-	if n < 0 {
-		spinSink = n // never: keeps the delay loop from being optimized away
-	}
+	runtime.KeepAlive(n) // the delay loop's result is used: it stays
 	return false
 }
-
-// spinSink is the delay loop's result, never written in practice.
-var spinSink int

@@ -48,6 +48,15 @@ func (e *Event) IsSet() bool {
 	return false
 }
 
+// WaitWord returns the event's futex word and the bit of it that announces
+// a sleeper, for code that waits on the event together with other futex
+// words in one FUTEX_WAITV (ring.Select does). Such a waiter runs the
+// protocol of Wait: it sets the bit (v = load(word), CAS(word, v, v|bit)),
+// re-checks IsSet, and only then sleeps with the value it stored; Set wakes
+// every sleeper when it finds the bit set. The word stays valid as long as
+// e's memory does.
+func (e *Event) WaitWord() (word *uint32, announce uint32) { return &e.word, eventWaiters }
+
 // Wait blocks until the event is set, or returns ctx.Err() when ctx ends
 // first. It returns at once if the event is set.
 func (e *Event) Wait(ctx context.Context) error {

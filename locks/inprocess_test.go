@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shmkit/shmkit/internal/park"
 	"github.com/shmkit/shmkit/internal/proctest"
 	"github.com/shmkit/shmkit/shm"
 )
@@ -492,5 +493,49 @@ func TestHeld(t *testing.T) {
 	other := Mutex{word: 1}
 	if other.Held() {
 		t.Fatal("mutex of another process reported held by us")
+	}
+}
+
+// TestEventWaitWord runs the protocol WaitWord documents from outside the
+// package, as ring.Select does: announce with the bit, re-check, sleep on
+// the word; Set must wake the sleeper, and a set Event must be seen by the
+// re-check.
+func TestEventWaitWord(t *testing.T) {
+	var e Event
+	word, bit := e.WaitWord()
+	if word == nil || bit == 0 || bit&eventSet != 0 {
+		t.Fatalf("WaitWord = %p, %#x", word, bit)
+	}
+	woke := make(chan error, 1)
+	go func() {
+		for {
+			v := atomic.LoadUint32(word)
+			if v&bit == 0 && !atomic.CompareAndSwapUint32(word, v, v|bit) {
+				continue
+			}
+			v |= bit
+			if e.IsSet() { // the re-check
+				woke <- nil
+				return
+			}
+			if err := park.Wait(context.Background(), word, v, 10*time.Second); err != nil {
+				woke <- err
+				return
+			}
+		}
+	}()
+	for atomic.LoadUint32(word)&bit == 0 {
+		time.Sleep(time.Millisecond) // until the sleeper announced itself
+	}
+	e.Set()
+	if err := <-woke; err != nil {
+		t.Fatalf("sleeper on the word: %v", err)
+	}
+	if atomic.LoadUint32(word)&eventSet == 0 {
+		t.Fatal("Set did not set the word's bit 0")
+	}
+	e.Clear()
+	if atomic.LoadUint32(word)&eventSet != 0 {
+		t.Fatal("Clear did not clear bit 0")
 	}
 }

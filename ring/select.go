@@ -228,7 +228,7 @@ func (c *Case) word() (*uint32, uint32) {
 	case c.w != nil:
 		return c.w.waitWord(c.send), sleepersBit
 	case c.ev != nil:
-		return eventWord(c.ev), eventWaiters
+		return c.ev.WaitWord()
 	}
 	return nil, 0
 }
@@ -447,10 +447,6 @@ func expired(ctx context.Context) error {
 	}
 	return park.ErrTimeout
 }
-
-// eventWaiters is bit 1 of a locks.Event's word: a waiter may sleep in
-// the kernel, so Set wakes everyone (docs/layout-locks.md).
-const eventWaiters = 2
 
 // The ring types as Selectable and waitable.
 

@@ -272,7 +272,7 @@ func TestSelectClosed(t *testing.T) {
 		}
 		go func() {
 			// The first case's word is announced in both modes.
-			for atomic.LoadUint32(eventWord(ev))&eventWaiters == 0 {
+			for w, bit := ev.WaitWord(); atomic.LoadUint32(w)&bit == 0; {
 				time.Sleep(time.Millisecond)
 			}
 			_ = s.Close()
@@ -361,24 +361,6 @@ func TestSelectPanics(t *testing.T) {
 	mustPanic(t, "ring: RecvReady on a send-only Conn", func() { RecvReady(b) })
 	mustPanic(t, "ring: SendReady on a receive-only Conn", func() { SendReady(a) })
 	mustPanic(t, "ring: EventSet of a nil Event", func() { EventSet(nil) })
-}
-
-// TestEventWord pins what Select assumes of locks.Event: its word is the
-// Event itself, bit 0 set by Set and cleared by Clear.
-func TestEventWord(t *testing.T) {
-	var e locks.Event
-	w := eventWord(&e)
-	if atomic.LoadUint32(w) != 0 {
-		t.Fatal("zero Event has a non-zero word")
-	}
-	e.Set()
-	if atomic.LoadUint32(w)&1 == 0 {
-		t.Fatal("Set did not set bit 0")
-	}
-	e.Clear()
-	if atomic.LoadUint32(w)&1 != 0 {
-		t.Fatal("Clear did not clear bit 0")
-	}
 }
 
 // A segment for the cross-process Select test: two SPSC rings, an MPMC
