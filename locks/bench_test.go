@@ -28,7 +28,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"sync"
@@ -252,7 +251,7 @@ func reportPingPongBaselines(b *testing.B, pl placement, p50 float64, kind strin
 	b.ReportMetric(pipe99, "pipe-p99-ns")
 	b.ReportMetric(pipe50/p50, "x-faster-than-pipe")
 
-	r, err := baseline.Python(pyPingPongScript, kind, "500")
+	r, err := baseline.Python(baseline.PySource, kind, "500", "pin")
 	if errors.Is(err, baseline.ErrUnavailable) {
 		b.Logf("no Python baseline: %v", err)
 		return
@@ -462,13 +461,17 @@ func (s *rttSamples) percentiles() (p50, p99 float64) {
 	return float64(kept[len(kept)/2]), float64(kept[len(kept)*99/100])
 }
 
-// cBaseline runs cBaselineSource with args and budget baselineBudget. It
-// runs the program afresh on every call (baseline.C would return its first
-// result), so that each -count measures its own baseline and benchstat
-// sees the baseline's spread too. It returns nil, after logging why, when
-// gcc is missing.
+// cBaseline runs baseline.CSource with args, budget baselineBudget and the
+// processes pinned as the Go benchmarks pin theirs. It runs the program
+// afresh on every call (baseline.C would return its first result), so
+// that each -count measures its own baseline and benchstat sees the
+// baseline's spread too. It returns nil, after logging why, when gcc is
+// missing.
 func cBaseline(b *testing.B, args ...string) baseline.Result {
-	bin, err := baseline.Build(cBaselineSource)
+	args = append(args, strconv.FormatInt(baselineBudget.Milliseconds(), 10), "pin")
+	ctx, cancel := context.WithTimeout(context.Background(), childTimeout)
+	defer cancel()
+	r, err := baseline.RunC(ctx, baseline.CSource, args...)
 	if errors.Is(err, baseline.ErrUnavailable) {
 		b.Logf("no C baseline: %v", err)
 		return nil
@@ -476,298 +479,8 @@ func cBaseline(b *testing.B, args ...string) baseline.Result {
 	if err != nil {
 		b.Fatal(err)
 	}
-	args = append(args, strconv.FormatInt(baselineBudget.Milliseconds(), 10))
-	ctx, cancel := context.WithTimeout(context.Background(), childTimeout)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, bin, args...).Output()
-	if err != nil {
-		var stderr []byte
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = ee.Stderr
-		}
-		b.Fatalf("C baseline %v: %v: %s", args, err, stderr)
-	}
-	return baseline.Parse(out)
+	return r
 }
-
-// cBaselineSource is the C side of the baselines: glibc's process-shared
-// pthread mutex (plain and robust) and POSIX semaphore, in MAP_SHARED
-// memory, with a forked child where two processes are involved, placed as
-// the Go benchmarks place theirs. Each case runs its loop for BUDGET_MS
-// after a warm-up, as the Go side does.
-const cBaselineSource = `
-// Usage:
-//	prog mutex-uncontended ROBUST BUDGET_MS  -> ns_per_op
-//	prog mutex-contended   ROBUST BUDGET_MS  -> incr_per_s ns_per_incr peer_share
-//	prog sem-pingpong      BUDGET_MS         -> p50_ns p99_ns mean_ns
-#define _GNU_SOURCE
-#include <errno.h>
-#include <pthread.h>
-#include <sched.h>
-#include <semaphore.h>
-#include <stdatomic.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-
-#define DIE(...) (fprintf(stderr, __VA_ARGS__), fputc('\n', stderr), exit(1))
-
-struct shared {
-	_Alignas(64) pthread_mutex_t mu;
-	_Alignas(64) uint64_t counter;
-	_Alignas(64) sem_t ping;
-	_Alignas(64) sem_t pong;
-	_Alignas(64) atomic_int ready;
-	atomic_int stop;
-};
-
-// Placement, as on the Go side: the parent on the first CPU this process
-// may use, the child on the second, when there are two.
-static int cpus[2], ncpus;
-
-static void find_cpus(void) {
-	cpu_set_t s;
-	if (sched_getaffinity(0, sizeof s, &s)) return;
-	for (int c = 0; c < CPU_SETSIZE && ncpus < 2; c++)
-		if (CPU_ISSET(c, &s)) cpus[ncpus++] = c;
-}
-
-static void pin(int party) {
-	if (ncpus < 2) return;
-	cpu_set_t s;
-	CPU_ZERO(&s);
-	CPU_SET(cpus[party], &s);
-	if (sched_setaffinity(0, sizeof s, &s)) DIE("sched_setaffinity: %s", strerror(errno));
-}
-
-static uint64_t now_ns(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static struct shared *map_shared(void) {
-	void *p = mmap(NULL, sizeof(struct shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED) DIE("mmap: %s", strerror(errno));
-	return p;
-}
-
-static void init_mutex(pthread_mutex_t *m, int robust) {
-	pthread_mutexattr_t a;
-	pthread_mutexattr_init(&a);
-	if (pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED)) DIE("setpshared");
-	if (robust && pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST)) DIE("setrobust");
-	if (pthread_mutex_init(m, &a)) DIE("pthread_mutex_init");
-	pthread_mutexattr_destroy(&a);
-}
-
-static inline void incr(struct shared *s) {
-	int r = pthread_mutex_lock(&s->mu);
-	if (r == EOWNERDEAD) pthread_mutex_consistent(&s->mu);
-	else if (r) DIE("pthread_mutex_lock: %s", strerror(r));
-	s->counter++;
-	pthread_mutex_unlock(&s->mu);
-}
-
-static uint64_t locked_counter(struct shared *s) {
-	if (pthread_mutex_lock(&s->mu)) DIE("pthread_mutex_lock");
-	uint64_t c = s->counter;
-	pthread_mutex_unlock(&s->mu);
-	return c;
-}
-
-static pid_t fork_or_die(void) {
-	fflush(stdout);
-	pid_t pid = fork();
-	if (pid < 0) DIE("fork: %s", strerror(errno));
-	return pid;
-}
-
-static void reap(pid_t pid) {
-	int st;
-	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st)) DIE("child failed");
-}
-
-static void mutex_uncontended(int robust, uint64_t budget) {
-	struct shared *s = map_shared();
-	init_mutex(&s->mu, robust);
-	for (int i = 0; i < 100000; i++) incr(s);
-	uint64_t n = 0, t0 = now_ns(), dt;
-	do {
-		for (int i = 0; i < 4096; i++) incr(s);
-		n += 4096;
-	} while ((dt = now_ns() - t0) < budget);
-	printf("ns_per_op=%.3f n=%llu\n", (double)dt / n, (unsigned long long)n);
-}
-
-// A forked child increments without pause until stop; the parent
-// increments for the budget and counts both processes' increments.
-static void mutex_contended(int robust, uint64_t budget) {
-	struct shared *s = map_shared();
-	init_mutex(&s->mu, robust);
-	pid_t pid = fork_or_die();
-	if (pid == 0) {
-		pin(1);
-		atomic_store(&s->ready, 1);
-		while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) incr(s);
-		_exit(0);
-	}
-	pin(0);
-	while (!atomic_load(&s->ready)) sched_yield();
-	uint64_t c0 = locked_counter(s), mine = 0, t0 = now_ns(), dt;
-	do {
-		for (int i = 0; i < 1024; i++) incr(s);
-		mine += 1024;
-	} while ((dt = now_ns() - t0) < budget);
-	uint64_t total = locked_counter(s) - c0;
-	atomic_store(&s->stop, 1);
-	reap(pid);
-	printf("incr_per_s=%.0f ns_per_incr=%.3f peer_share=%.3f\n", total * 1e9 / dt, (double)dt / total,
-	       (double)(total - mine) / total);
-}
-
-static int cmp_u64(const void *a, const void *b) {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-static void sem_wait_or_die(sem_t *s) {
-	while (sem_wait(s))
-		if (errno != EINTR) DIE("sem_wait: %s", strerror(errno));
-}
-
-// The parent posts ping and waits for pong; the child answers.
-static void sem_pingpong(uint64_t budget) {
-	struct shared *s = map_shared();
-	if (sem_init(&s->ping, 1, 0) || sem_init(&s->pong, 1, 0)) DIE("sem_init");
-	pid_t pid = fork_or_die();
-	if (pid == 0) {
-		pin(1);
-		for (;;) {
-			sem_wait_or_die(&s->ping);
-			if (atomic_load(&s->stop)) _exit(0);
-			sem_post(&s->pong);
-		}
-	}
-	pin(0);
-	enum { max_samples = 1 << 16 };
-	static uint64_t lat[max_samples];
-	for (int i = 0; i < 100; i++) {
-		sem_post(&s->ping);
-		sem_wait_or_die(&s->pong);
-	}
-	uint64_t n = 0, t0 = now_ns(), t = t0;
-	while (t - t0 < budget && n < max_samples) {
-		sem_post(&s->ping);
-		sem_wait_or_die(&s->pong);
-		uint64_t t1 = now_ns();
-		lat[n++] = t1 - t;
-		t = t1;
-	}
-	atomic_store(&s->stop, 1);
-	sem_post(&s->ping);
-	reap(pid);
-	double mean = (double)(t - t0) / n;
-	qsort(lat, n, sizeof lat[0], cmp_u64);
-	printf("p50_ns=%llu p99_ns=%llu mean_ns=%.0f n=%llu\n", (unsigned long long)lat[n / 2],
-	       (unsigned long long)lat[n * 99 / 100], mean, (unsigned long long)n);
-}
-
-int main(int argc, char **argv) {
-	find_cpus();
-	if (argc == 4 && !strcmp(argv[1], "mutex-uncontended"))
-		mutex_uncontended(atoi(argv[2]), strtoull(argv[3], 0, 10) * 1000000);
-	else if (argc == 4 && !strcmp(argv[1], "mutex-contended"))
-		mutex_contended(atoi(argv[2]), strtoull(argv[3], 0, 10) * 1000000);
-	else if (argc == 3 && !strcmp(argv[1], "sem-pingpong"))
-		sem_pingpong(strtoull(argv[2], 0, 10) * 1000000);
-	else
-		DIE("usage: %s mutex-uncontended|mutex-contended ROBUST BUDGET_MS | sem-pingpong BUDGET_MS", argv[0]);
-	return 0;
-}
-`
-
-// pyPingPongScript times multiprocessing's Event or Semaphore ping-pong
-// (argv[1] "event" or "semaphore") with a forked child for argv[2]
-// milliseconds, the same exchange as the Go benchmarks with the same
-// placement, and prints the median and 99th percentile round trip.
-const pyPingPongScript = `
-import multiprocessing as mp
-import os
-import sys
-import time
-
-kind, budget_ns = sys.argv[1], int(sys.argv[2]) * 1_000_000
-cpus = sorted(os.sched_getaffinity(0))[:2]
-
-
-def pin(party):
-    # Placement, as on the Go side: parent and child on two distinct CPUs.
-    if len(cpus) == 2:
-        os.sched_setaffinity(0, {cpus[party]})
-
-
-ctx = mp.get_context("fork")
-stop = ctx.RawValue("i", 0)
-if kind == "event":
-    ping, pong = ctx.Event(), ctx.Event()
-
-    def echo():
-        pin(1)
-        while True:
-            ping.wait()
-            ping.clear()
-            if stop.value:
-                return
-            pong.set()
-
-    def rtt():
-        ping.set()
-        pong.wait()
-        pong.clear()
-
-    wake = ping.set
-else:
-    ping, pong = ctx.Semaphore(0), ctx.Semaphore(0)
-
-    def echo():
-        pin(1)
-        while True:
-            ping.acquire()
-            if stop.value:
-                return
-            pong.release()
-
-    def rtt():
-        ping.release()
-        pong.acquire()
-
-    wake = ping.release
-
-child = ctx.Process(target=echo)
-child.start()
-pin(0)
-for _ in range(100):
-    rtt()
-now, lat = time.perf_counter_ns, []
-t0 = t = now()
-while t - t0 < budget_ns:
-    rtt()
-    t1 = now()
-    lat.append(t1 - t)
-    t = t1
-stop.value = 1
-wake()
-child.join()
-lat.sort()
-print("p50_ns=%d p99_ns=%d mean_ns=%.0f n=%d"
-      % (lat[len(lat) // 2], lat[len(lat) * 99 // 100], (t - t0) / len(lat), len(lat)))
-`
 
 // BenchmarkRMutexUncontended locks and unlocks an RMutex twice over (one
 // re-entry), next to sync.Mutex in the same run. Python's mp.RLock takes

@@ -184,15 +184,10 @@ func xorWords(m []byte) uint64 {
 	return x
 }
 
-// cRuns numbers the C baseline runs: internal/baseline runs a program once
-// per distinct arguments, and each benchmark run wants its own baseline
-// (the C program ignores the extra argument).
-var cRuns atomic.Int64
-
-// cResult runs the C baseline, or logs why it cannot.
+// cResult runs baseline.CSource with args, afresh (each benchmark run
+// wants its own baseline), or logs why it cannot.
 func cResult(b *testing.B, args ...string) baseline.Result {
-	args = append(args, "run="+strconv.FormatInt(cRuns.Add(1), 10))
-	r, err := baseline.C(cBaseline, args...)
+	r, err := baseline.RunC(context.Background(), baseline.CSource, args...)
 	if err != nil {
 		if errors.Is(err, baseline.ErrUnavailable) {
 			b.Logf("no C baseline: %v", err)
@@ -255,7 +250,8 @@ func BenchmarkSPSCThroughput(b *testing.B) {
 				mps := float64(b.N*batch) / b.Elapsed().Seconds() / 1e6
 				b.ReportMetric(mps, "Mmsgs/s")
 				b.ReportMetric(b.Elapsed().Seconds()*1e9/float64(b.N*batch), "ns/msg")
-				if cr := cResult(b, "ring", strconv.Itoa(size), "20000000"); cr != nil {
+				// 20,000,000 messages, no time limit.
+				if cr := cResult(b, "ring", strconv.Itoa(size), "0", "20000000"); cr != nil {
 					b.ReportMetric(cr["mps"]/1e6, "C-Mmsgs/s")
 					b.ReportMetric(mps/(cr["mps"]/1e6), "x-C")
 				}
@@ -288,6 +284,12 @@ func (l *latencies) pct(p int) time.Duration {
 		return 0
 	}
 	return s[len(s)*p/100]
+}
+
+// pyPipe runs Python's Pipe ping-pong, up to 20,000 round trips in 2 s,
+// once per test binary.
+func pyPipe() (baseline.Result, error) {
+	return baseline.Python(baseline.PySource, "pipe", "2000", "20000")
 }
 
 // BenchmarkPingPong sends an 8-byte request to a child through one SPSC
@@ -335,12 +337,13 @@ func BenchmarkPingPong(b *testing.B) {
 	p50 := float64(lat.pct(50))
 	b.ReportMetric(p50, "p50-ns")
 	b.ReportMetric(float64(lat.pct(99)), "p99-ns")
-	if cr := cResult(b, "spin", "300000"); cr != nil {
+	// 300,000 round trips, both sides spinning on bare loads.
+	if cr := cResult(b, "spin", "0", "300000", "0"); cr != nil {
 		b.ReportMetric(cr["p50_ns"], "C-p50-ns")
 		b.ReportMetric(cr["p99_ns"], "C-p99-ns")
 		b.ReportMetric(p50/cr["p50_ns"], "x-C-spin")
 	}
-	py, err := baseline.Python(pyPipeScript)
+	py, err := pyPipe()
 	if err != nil {
 		b.Logf("no Python baseline: %v", err)
 		return
@@ -891,7 +894,8 @@ func benchQueue(b *testing.B, mode string) {
 	b.ReportMetric(1e9/rate, "ns/item")
 	b.ReportMetric(rate/pipeItems(b, 100_000), "x-pipe")
 	for _, kind := range []string{"queue", "simplequeue"} {
-		py, err := baseline.Python(pyQueueScript, kind, "100000")
+		// Python: a child process puts 100,000 ints, its parent gets them.
+		py, err := baseline.Python(baseline.PySource, kind+"-drain", "0", "100000")
 		if err != nil {
 			b.Logf("no Python baseline: %v", err)
 			return
@@ -941,7 +945,7 @@ func BenchmarkConnPingPong(b *testing.B) {
 	p50 := float64(lat.pct(50))
 	b.ReportMetric(p50, "p50-ns")
 	b.ReportMetric(float64(lat.pct(99)), "p99-ns")
-	py, err := baseline.Python(pyPipeScript)
+	py, err := pyPipe()
 	if err != nil {
 		b.Logf("no Python baseline: %v", err)
 		return
