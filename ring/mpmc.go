@@ -262,14 +262,9 @@ func (r *MPMC) Send(ctx context.Context, msg []byte) error {
 		return err
 	}
 	var w waiter
-	for {
-		if err := r.waitSend(ctx, &w); err != nil {
-			return err
-		}
-		if err := r.TrySend(msg); err != ErrFull {
-			return err
-		}
-	}
+	_, err = block(ErrFull, func() error { return r.waitSend(ctx, &w) },
+		func() (struct{}, error) { return struct{}{}, r.TrySend(msg) })
+	return err
 }
 
 // TrySendBatch sends the longest prefix of msgs that fits in the free
@@ -320,24 +315,13 @@ func (r *MPMC) TrySendBatch(msgs [][]byte) (int, error) {
 // returns how many it sent, which is len(msgs) unless the error is not nil
 // (errors as for Send). Messages of other producers may come between runs.
 func (r *MPMC) SendBatch(ctx context.Context, msgs [][]byte) (int, error) {
-	sent := 0
-	var w waiter
-	for sent < len(msgs) {
-		k, err := r.TrySendBatch(msgs[sent:])
-		sent += k
-		switch {
-		case err == nil:
-		case err != ErrFull:
-			return sent, err
-		case k > 0:
-			w = waiter{}
-		default:
-			if err := r.waitSend(ctx, &w); err != nil {
-				return sent, err
-			}
-		}
+	k, err := r.TrySendBatch(msgs)
+	if err != ErrFull {
+		return k, err
 	}
-	return sent, nil
+	var w waiter
+	return sendBatch(&w, k, func() error { return r.waitSend(ctx, &w) },
+		func(i int) (int, error) { return r.TrySendBatch(msgs[i:]) })
 }
 
 // waitSend waits for a consumer to free the slot at tail: it spins, then
@@ -589,14 +573,8 @@ func (r *MPMC) Recv(ctx context.Context, buf []byte) (int, error) {
 		return n, err
 	}
 	var w waiter
-	for {
-		if err := r.waitRecv(ctx, &w); err != nil {
-			return 0, err
-		}
-		if n, err := r.TryRecv(buf); err != ErrEmpty {
-			return n, err
-		}
-	}
+	return block(ErrEmpty, func() error { return r.waitRecv(ctx, &w) },
+		func() (int, error) { return r.TryRecv(buf) })
 }
 
 // TryRecvBatch receives up to len(bufs) waiting messages, claimed with one
@@ -645,14 +623,8 @@ func (r *MPMC) RecvBatch(ctx context.Context, bufs [][]byte) (int, error) {
 		return n, err
 	}
 	var w waiter
-	for {
-		if err := r.waitRecv(ctx, &w); err != nil {
-			return 0, err
-		}
-		if n, err := r.TryRecvBatch(bufs); err != ErrEmpty {
-			return n, err
-		}
-	}
+	return block(ErrEmpty, func() error { return r.waitRecv(ctx, &w) },
+		func() (int, error) { return r.TryRecvBatch(bufs) })
 }
 
 // waitRecv waits for a producer to publish the slot at head: it spins,

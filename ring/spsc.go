@@ -264,28 +264,31 @@ func (r *SPSC) Send(ctx context.Context, msg []byte) error {
 		return err
 	}
 	var w waiter
-	for {
-		if err := r.waitSend(ctx, &w); err != nil {
-			return err
-		}
-		if err := r.TrySend(msg); err != ErrFull {
-			return err
-		}
-	}
+	_, err = block(ErrFull, func() error { return r.waitSend(ctx, &w) },
+		func() (struct{}, error) { return struct{}{}, r.TrySend(msg) })
+	return err
 }
 
 // waitSend waits for the consumer to free a slot: it spins, then sleeps.
 // nil means "try again".
 func (r *SPSC) waitSend(ctx context.Context, w *waiter) error {
+	return r.wait(ctx, w, &r.c.notFull, r.sendReady, &r.c.recvPid, ErrConsumerDied)
+}
+
+// wait is one wait of a blocking call on either side: it spins, then
+// sleeps on word with the re-check ready, and after a sleep that timed out
+// it checks the peer, whose pid is at peerPid (see stalled). nil means
+// "try again".
+func (r *SPSC) wait(ctx context.Context, w *waiter, word *uint32, ready func() bool, peerPid *uint32, died error) error {
 	if w.spin(ctx) {
 		return nil
 	}
 	r.observe(w)
-	err := w.sleep(ctx, &r.c.notFull, r.sendReady)
+	err := w.sleep(ctx, word, ready)
 	if err != park.ErrTimeout {
 		return err
 	}
-	return r.sendStalled(w)
+	return r.stalled(w, peerPid, died)
 }
 
 // observe records the positions in w, which measures how long they stay
@@ -294,17 +297,23 @@ func (r *SPSC) observe(w *waiter) {
 	w.observe(atomic.LoadUint64(&r.c.tail), atomic.LoadUint64(&r.c.head), 0)
 }
 
-// sendStalled runs after a sender's sleep timed out: ErrConsumerDied if
-// the positions have not moved for livenessAfter and the process that last
-// received is gone, else nil ("try again").
-func (r *SPSC) sendStalled(w *waiter) error {
+// stalled runs after a sleep timed out: died if the positions have not
+// moved for livenessAfter and the peer process whose pid is at peerPid (the
+// last to receive, for a sender; to send, for a receiver) is gone, else nil
+// ("try again").
+func (r *SPSC) stalled(w *waiter, peerPid *uint32, died error) error {
 	r.observe(w)
 	if w.stuck() >= livenessAfter {
-		if p := atomic.LoadUint32(&r.c.recvPid); p != 0 && !alive(p) {
-			return ErrConsumerDied
+		if p := atomic.LoadUint32(peerPid); p != 0 && !alive(p) {
+			return died
 		}
 	}
 	return nil
+}
+
+// sendStalled is stalled for a sender: ErrConsumerDied.
+func (r *SPSC) sendStalled(w *waiter) error {
+	return r.stalled(w, &r.c.recvPid, ErrConsumerDied)
 }
 
 // sendReady is the sender's re-check before sleeping: whether a slot is
@@ -357,24 +366,13 @@ func (r *SPSC) TrySendBatch(msgs [][]byte) (int, error) {
 // returns how many it sent, which is len(msgs) unless the error is not nil
 // (errors as for Send; ErrTooLarge stops at the message too long).
 func (r *SPSC) SendBatch(ctx context.Context, msgs [][]byte) (int, error) {
-	sent := 0
-	var w waiter
-	for sent < len(msgs) {
-		k, err := r.TrySendBatch(msgs[sent:])
-		sent += k
-		switch {
-		case err == nil:
-		case err != ErrFull:
-			return sent, err
-		case k > 0:
-			w = waiter{}
-		default:
-			if err := r.waitSend(ctx, &w); err != nil {
-				return sent, err
-			}
-		}
+	k, err := r.TrySendBatch(msgs)
+	if err != ErrFull {
+		return k, err
 	}
-	return sent, nil
+	var w waiter
+	return sendBatch(&w, k, func() error { return r.waitSend(ctx, &w) },
+		func(i int) (int, error) { return r.TrySendBatch(msgs[i:]) })
 }
 
 // TryReserve returns the next free slot's payload, SlotSize bytes, for the
@@ -401,14 +399,8 @@ func (r *SPSC) Reserve(ctx context.Context) ([]byte, error) {
 		return b, err
 	}
 	var w waiter
-	for {
-		if err := r.waitSend(ctx, &w); err != nil {
-			return nil, err
-		}
-		if b, err := r.TryReserve(); err != ErrFull {
-			return b, err
-		}
-	}
+	return block(ErrFull, func() error { return r.waitSend(ctx, &w) },
+		r.TryReserve)
 }
 
 // Commit sends the first n bytes of the reserved slot as a message. It
@@ -515,41 +507,19 @@ func (r *SPSC) Recv(ctx context.Context, buf []byte) (int, error) {
 		return n, err
 	}
 	var w waiter
-	for {
-		if err := r.waitRecv(ctx, &w); err != nil {
-			return 0, err
-		}
-		if n, err := r.TryRecv(buf); err != ErrEmpty {
-			return n, err
-		}
-	}
+	return block(ErrEmpty, func() error { return r.waitRecv(ctx, &w) },
+		func() (int, error) { return r.TryRecv(buf) })
 }
 
 // waitRecv waits for the producer to publish: it spins, then sleeps. nil
 // means "try again".
 func (r *SPSC) waitRecv(ctx context.Context, w *waiter) error {
-	if w.spin(ctx) {
-		return nil
-	}
-	r.observe(w)
-	err := w.sleep(ctx, &r.c.notEmpty, r.recvReady)
-	if err != park.ErrTimeout {
-		return err
-	}
-	return r.recvStalled(w)
+	return r.wait(ctx, w, &r.c.notEmpty, r.recvReady, &r.c.sendPid, ErrProducerDied)
 }
 
-// recvStalled runs after a receiver's sleep timed out: ErrProducerDied if
-// the positions have not moved for livenessAfter and the process that last
-// sent is gone, else nil ("try again").
+// recvStalled is stalled for a receiver: ErrProducerDied.
 func (r *SPSC) recvStalled(w *waiter) error {
-	r.observe(w)
-	if w.stuck() >= livenessAfter {
-		if p := atomic.LoadUint32(&r.c.sendPid); p != 0 && !alive(p) {
-			return ErrProducerDied
-		}
-	}
-	return nil
+	return r.stalled(w, &r.c.sendPid, ErrProducerDied)
 }
 
 // recvReady is the receiver's re-check before sleeping: whether a message
@@ -608,14 +578,8 @@ func (r *SPSC) RecvBatch(ctx context.Context, bufs [][]byte) (int, error) {
 		return n, err
 	}
 	var w waiter
-	for {
-		if err := r.waitRecv(ctx, &w); err != nil {
-			return 0, err
-		}
-		if n, err := r.TryRecvBatch(bufs); err != ErrEmpty {
-			return n, err
-		}
-	}
+	return block(ErrEmpty, func() error { return r.waitRecv(ctx, &w) },
+		func() (int, error) { return r.TryRecvBatch(bufs) })
 }
 
 // TryPeek returns the next message in place, without consuming it:
@@ -651,14 +615,8 @@ func (r *SPSC) Peek(ctx context.Context) ([]byte, error) {
 		return b, err
 	}
 	var w waiter
-	for {
-		if err := r.waitRecv(ctx, &w); err != nil {
-			return nil, err
-		}
-		if b, err := r.TryPeek(); err != ErrEmpty {
-			return b, err
-		}
-	}
+	return block(ErrEmpty, func() error { return r.waitRecv(ctx, &w) },
+		r.TryPeek)
 }
 
 // Release consumes the message returned by Peek, freeing its slot for the

@@ -180,6 +180,49 @@ func (w *waiter) sleep(ctx context.Context, word *uint32, changed func() bool) e
 	return park.Wait(ctx, word, v, backstop)
 }
 
+// block is the waiting part of a blocking call whose first attempt, made
+// by the caller, failed with busy (ErrFull or ErrEmpty): it calls wait,
+// then try, until try returns anything but busy, which block returns, or
+// wait returns an error, which block returns with the zero T. The caller
+// makes the first attempt so that a call that need not wait makes it with
+// a direct call and builds no closure. wait closes over the call's
+// waiter, which lives across all its waits: passed to wait as an argument,
+// through a func value, it would be moved to the heap.
+func block[T any](busy error, wait func() error, try func() (T, error)) (T, error) {
+	for {
+		if err := wait(); err != nil {
+			var zero T
+			return zero, err
+		}
+		if v, err := try(); err != busy {
+			return v, err
+		}
+	}
+}
+
+// sendBatch is the waiting part of SendBatch, after the caller's first
+// TrySendBatch sent the first sent messages and found the ring full.
+// try(i) is TrySendBatch of the messages from index i on; wait waits on
+// w, closing over it (see block). A try that sends nothing is followed by
+// a wait; one that sends some ends the wait, and the next wait starts on a
+// fresh w. It returns how many messages were sent in all, with the error
+// of the try or wait that stopped it (nil once all are sent).
+func sendBatch(w *waiter, sent int, wait func() error, try func(int) (int, error)) (int, error) {
+	for k := sent; ; { // k: how many the last try sent
+		if k > 0 {
+			*w = waiter{}
+		} else if err := wait(); err != nil {
+			return sent, err
+		}
+		var err error
+		k, err = try(sent)
+		sent += k
+		if err != ErrFull {
+			return sent, err
+		}
+	}
+}
+
 // pid is this process's id, recorded in shared memory as a claimant.
 var pid = uint32(os.Getpid())
 
