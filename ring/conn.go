@@ -108,7 +108,12 @@ func PipeWith(duplex bool, opts *PipeOptions) (*Conn, *Conn, error) {
 	if duplex {
 		rings = 2
 	}
-	seg, err := shm.Anonymous(int64(pipeHeader + rings*rsize))
+	// Not reserved: pages are allocated as messages reach them, so a Pipe
+	// costs what its traffic uses (one page per slot for small messages),
+	// and making one does not zero megabytes. A memfd has
+	// no tmpfs size limit to run into later; only running out of memory
+	// altogether would be a SIGBUS.
+	seg, err := shm.AnonymousOptions(int64(pipeHeader+rings*rsize), &shm.Options{NoReserve: true})
 	if err != nil {
 		return nil, nil, err
 	}
