@@ -361,7 +361,7 @@ var connBandwidth = Case{
 		if got, err := finish(ctx, connDrain, pe.p); err != nil || got.N != int64(i) {
 			return fmt.Errorf("peer received %d of %d messages: %v", got.N, i, err)
 		}
-		r.note("default Pipe geometry: 16 slots of 64 KiB per direction; a 64 KiB message and its 5-byte header take two")
+		r.note("default Pipe geometry: 16 slots of 64 KiB + 5 bytes per direction: a 64 KiB message and its header take one slot")
 		v, err := socketBandwidth(o)
 		r.add("unix socketpair", v, err)
 		return nil
