@@ -302,11 +302,19 @@ func (p *Pool) read(w *poolWorker, done chan<- struct{}) {
 	defer p.wg.Done()
 	defer close(done)
 	ctx := context.Background()
+	// One buffer for the worker's messages: a result is decoded (copied
+	// out) before the next is received.
+	buf := make([]byte, 64<<10)
 	for {
-		msg, err := w.conn.Recv(ctx)
+		n, err := w.conn.RecvInto(ctx, buf)
+		if errors.Is(err, io.ErrShortBuffer) {
+			buf = make([]byte, n)
+			continue
+		}
 		if err != nil {
 			return
 		}
+		msg := buf[:n]
 		if len(msg) == 0 {
 			continue
 		}
@@ -665,14 +673,23 @@ func (r chunkResult[R]) itemErr(i int) error {
 // encoded so workers start while the rest is encoded, and returns the job,
 // its chunk count and size, and a channel of chunk results. The channel
 // holds every chunk's result, so delivering never blocks a worker's
-// goroutines, even when the caller has stopped listening.
-func run[A, R any](p *Pool, t *Task[A, R], inputs []A, size int) (*job, int, int, <-chan chunkResult[R], error) {
+// goroutines, even when the caller has stopped listening. With into not
+// nil (len(inputs) long), chunk results are decoded straight into it, each
+// at its inputs' place, instead of into slices of their own.
+func run[A, R any](p *Pool, t *Task[A, R], inputs []A, size int, into []R) (*job, int, int, <-chan chunkResult[R], error) {
 	size = p.chunkSize(len(inputs), size)
 	n := (len(inputs) + size - 1) / size
 	j := &job{}
 	out := make(chan chunkResult[R], n)
 	j.deliver = func(c *chunk, outcomes []byte, err error) {
-		r := chunkResult[R]{c: c, res: make([]R, c.n), err: err}
+		r := chunkResult[R]{c: c, err: err}
+		if into != nil {
+			// Chunks cover disjoint parts of into: readers of different
+			// workers decode side by side.
+			r.res = into[c.index*size : c.index*size+c.n : c.index*size+c.n]
+		} else {
+			r.res = make([]R, c.n)
+		}
 		if err == nil {
 			r.err = decodeOutcomes(t, outcomes, c.n, r.res, &r.errs)
 		}
@@ -704,17 +721,15 @@ func MapChunked[A, R any](ctx context.Context, p *Pool, task *Task[A, R], inputs
 	if len(inputs) == 0 {
 		return []R{}, nil
 	}
-	j, nchunks, size, ch, err := run(p, task, inputs, chunkSize)
+	results := make([]R, len(inputs))
+	j, nchunks, _, ch, err := run(p, task, inputs, chunkSize, results) // results decoded in place
 	if err != nil {
 		return nil, err
 	}
-	results := make([]R, len(inputs))
 	errs := make([]error, nchunks)
 	for range nchunks {
 		select {
 		case r := <-ch:
-			start := r.c.index * size
-			copy(results[start:], r.res)
 			errs[r.c.index] = r.err
 			if r.err == nil {
 				for _, e := range r.errs {
@@ -759,7 +774,7 @@ func imap[A, R any](ctx context.Context, p *Pool, task *Task[A, R], inputs []A, 
 		if size <= 0 {
 			size = 1 // Python's imap default
 		}
-		j, nchunks, _, ch, err := run(p, task, inputs, size)
+		j, nchunks, _, ch, err := run(p, task, inputs, size, nil)
 		if err != nil {
 			yield(zero, err)
 			return
@@ -819,7 +834,7 @@ type AsyncResult[R any] struct {
 // ApplyAsync runs task(arg) in the pool and returns at once.
 func ApplyAsync[A, R any](p *Pool, task *Task[A, R], arg A) *AsyncResult[R] {
 	a := &AsyncResult[R]{done: make(chan struct{})}
-	_, _, _, ch, err := run(p, task, []A{arg}, 1)
+	_, _, _, ch, err := run(p, task, []A{arg}, 1, nil)
 	if err != nil {
 		a.err = err
 		close(a.done)
