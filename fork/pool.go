@@ -266,6 +266,7 @@ func (p *Pool) send(w *poolWorker) {
 	defer p.wg.Done()
 	ctx := context.Background()
 	var msg []byte
+	var parts [2][]byte
 	for c := range w.todo {
 		var fresh []shm.Ref
 		for _, r := range c.refs {
@@ -285,8 +286,8 @@ func (p *Pool) send(w *poolWorker) {
 		msg = binary.LittleEndian.AppendUint16(msg, uint16(len(c.task)))
 		msg = append(msg, c.task...)
 		msg = binary.LittleEndian.AppendUint32(msg, uint32(c.n))
-		msg = append(msg, c.items...)
-		if err := w.conn.Send(ctx, msg); err != nil {
+		parts[0], parts[1] = msg, c.items // the items go to the ring in one copy
+		if err := w.conn.SendBuffers(ctx, parts[:]); err != nil {
 			// The worker is gone: monitor fails the chunks it held, these
 			// included, and closes todo.
 			for range w.todo {

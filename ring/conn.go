@@ -199,18 +199,41 @@ func attachConn(seg *shm.Segment, e int) (*Conn, error) {
 // returns io.ErrClosedPipe once the peer (or this end) closed, and an
 // error on a receive-only end.
 func (c *Conn) Send(ctx context.Context, msg []byte) error {
+	bufs := [1][]byte{msg}
+	return c.sendv(ctx, bufs[:], len(msg))
+}
+
+// SendBuffers sends the concatenation of bufs as one message, as Send
+// would send it, without first copying it into one slice (like writev(2)
+// or net.Buffers): a header and a payload kept apart, say.
+func (c *Conn) SendBuffers(ctx context.Context, bufs [][]byte) error {
+	total := 0
+	for _, b := range bufs {
+		total += len(b)
+		if uint64(total) > 1<<32-1 {
+			break // send reports it
+		}
+	}
+	return c.sendv(ctx, bufs, total)
+}
+
+// sendv sends the concatenation of bufs, total bytes, as one message: a
+// first fragment with the total length, then as many as it takes. It does
+// not modify bufs.
+func (c *Conn) sendv(ctx context.Context, bufs [][]byte, total int) error {
 	if c.send == nil {
 		return errors.New("ring: Send on a receive-only Conn")
 	}
-	if uint64(len(msg)) > 1<<32-1 {
-		return fmt.Errorf("%w: %d bytes", ErrTooLarge, len(msg))
+	if uint64(total) > 1<<32-1 {
+		return fmt.Errorf("%w: %d bytes", ErrTooLarge, total)
 	}
 	c.sendMu.Lock()
 	defer c.sendMu.Unlock()
 	if c.gone {
 		return io.ErrClosedPipe
 	}
-	first := true
+	first, left := true, total
+	b, off := 0, 0 // the next byte to send: bufs[b][off]
 	for {
 		slot, err := c.send.Reserve(ctx)
 		if err != nil {
@@ -219,18 +242,25 @@ func (c *Conn) Send(ctx context.Context, msg []byte) error {
 		flags, h := byte(0), fragHdr
 		if first {
 			flags, h = fragFirst, firstHdr
-			binary.NativeEndian.PutUint32(slot[1:], uint32(len(msg)))
+			binary.NativeEndian.PutUint32(slot[1:], uint32(total))
 		}
-		n := copy(slot[h:], msg)
-		msg = msg[n:]
-		if len(msg) == 0 {
+		n := h
+		for n < len(slot) && b < len(bufs) {
+			k := copy(slot[n:], bufs[b][off:])
+			n, off = n+k, off+k
+			if off == len(bufs[b]) {
+				b, off = b+1, 0
+			}
+		}
+		left -= n - h
+		if left == 0 {
 			flags |= fragLast
 		}
 		slot[0] = flags
-		if err := c.send.Commit(h + n); err != nil {
+		if err := c.send.Commit(n); err != nil {
 			return pipeErr(err, true)
 		}
-		if len(msg) == 0 {
+		if left == 0 {
 			return nil
 		}
 		first = false

@@ -107,6 +107,50 @@ func TestPipeInProcess(t *testing.T) {
 	}
 }
 
+// TestSendBuffers: a message sent in pieces arrives as the concatenation,
+// whatever the pieces' sizes against the fragments (empty pieces, pieces
+// spanning fragment boundaries, none at all), and the pieces are left as
+// they were.
+func TestSendBuffers(t *testing.T) {
+	ctx := ctxT(t)
+	a, b, err := PipeWith(false, &PipeOptions{Slots: 4, SlotSize: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	defer b.Close()
+	cases := [][]int{{}, {0}, {0, 0}, {10}, {59}, {60}, {59, 1}, {1, 58, 0, 2}, {300, 0, 7, 64, 63}, {5, 1000}}
+	go func() {
+		for i, sizes := range cases {
+			bufs := make([][]byte, len(sizes))
+			for k, n := range sizes {
+				bufs[k] = message(n, byte(i*16+k))
+			}
+			kept := make([][]byte, len(bufs))
+			copy(kept, bufs)
+			if err := b.SendBuffers(ctx, bufs); err != nil {
+				t.Error(err)
+				return
+			}
+			for k := range bufs {
+				if len(bufs[k]) != len(kept[k]) || (len(bufs[k]) > 0 && &bufs[k][0] != &kept[k][0]) {
+					t.Errorf("case %d: SendBuffers changed piece %d", i, k)
+				}
+			}
+		}
+	}()
+	for i, sizes := range cases {
+		var want []byte
+		for k, n := range sizes {
+			want = append(want, message(n, byte(i*16+k))...)
+		}
+		got, err := a.Recv(ctx)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("case %d %v: got %d bytes, want %d: %v", i, sizes, len(got), len(want), err)
+		}
+	}
+}
+
 func TestPipeCloseSemantics(t *testing.T) {
 	ctx := ctxT(t)
 	a, b, err := Pipe(true)
