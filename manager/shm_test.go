@@ -1198,3 +1198,56 @@ func TestShmUpdateRaw(t *testing.T) {
 		t.Fatalf("Update after panicking fns: %v (lock left held?)", err)
 	}
 }
+
+// TestShmCorruptRawDict scribbles on the segment of a Dict of raw keys and
+// values, whose Get, Set and Update take the allocation-free paths: they
+// report ErrCorrupt (or still work), never panic, and never hang.
+func TestShmCorruptRawDict(t *testing.T) {
+	url, m := shmManager(t, nil)
+	name := strings.TrimPrefix(url, "shm:")
+	ctx := ctxT(t)
+	d, err := manager.OpenDict[int64, int64](ctx, m, "r")
+	shmMust(t, err)
+	for i := range int64(200) {
+		shmMust(t, d.Set(ctx, i, i))
+	}
+	var seg *shm.Segment
+	ents, _ := os.ReadDir(shm.Dir)
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), name+".1.") {
+			seg, err = shm.Open(e.Name(), nil)
+			shmMust(t, err)
+		}
+	}
+	if seg == nil {
+		t.Fatal("no segment for the Dict")
+	}
+	defer seg.Close()
+	mem := seg.Bytes()
+	rng := rand.New(rand.NewPCG(shmSeed(t), 0))
+	corrupt := 0
+	for round := range 20 {
+		for i := 128; i < len(mem); i += 1 + rng.IntN(256) { // table and arena
+			mem[i] = byte(rng.Uint32())
+		}
+		for i := range int64(200) {
+			check := func(op string, err error) {
+				if errors.Is(err, manager.ErrCorrupt) {
+					corrupt++
+				} else if err != nil {
+					t.Fatalf("round %d: %s %d: %v", round, op, i, err)
+				}
+			}
+			_, _, err := d.Get(ctx, i)
+			check("Get", err)
+			check("Set", d.Set(ctx, i+int64(round)*7, i))
+			check("Update", d.Update(ctx, i, func(old int64, found bool) (int64, bool) { return old + 1, i%5 != 0 }))
+			_, err = d.Delete(ctx, i+3)
+			check("Delete", err)
+		}
+	}
+	if corrupt == 0 {
+		t.Fatal("no operation met the damage: the test scribbled elsewhere")
+	}
+	t.Logf("%d operations met the damage", corrupt)
+}
