@@ -155,7 +155,7 @@ func shmPackSmall(v []byte) uint64 {
 // storeSmall overwrites in place the value of 1 to 8 bytes of the entry at
 // off with v of the same length: one atomic store publishes it.
 func (m *shmMap) storeSmall(off uint64, v []byte) {
-	atomic.StoreUint64(&m.words[(off+shmEntryHeader)/8], shmPackSmall(v))
+	storeRel64(&m.words[(off+shmEntryHeader)/8], shmPackSmall(v))
 }
 
 // alloc returns the arena offset for n more bytes, or ok == false when
