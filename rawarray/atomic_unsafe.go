@@ -76,9 +76,9 @@ func storeAtomic[T ctypes.Scalar](p *T, v T) {
 	race.Release(p)
 	switch unsafe.Sizeof(v) {
 	case 8:
-		atomic.StoreUint64((*uint64)(unsafe.Pointer(p)), *(*uint64)(unsafe.Pointer(&v)))
+		storeRel64((*uint64)(unsafe.Pointer(p)), *(*uint64)(unsafe.Pointer(&v)))
 	case 4:
-		atomic.StoreUint32((*uint32)(unsafe.Pointer(p)), *(*uint32)(unsafe.Pointer(&v)))
+		storeRel32((*uint32)(unsafe.Pointer(p)), *(*uint32)(unsafe.Pointer(&v)))
 	default:
 		storeSmall(p, v)
 	}

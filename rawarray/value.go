@@ -25,7 +25,10 @@ import (
 //
 // Load and Store are single atomic accesses. Each is indivisible, as
 // Python's locked value get and set are, and they are safe to call with or
-// without the lock held. Lock and Unlock make a sequence of them atomic:
+// without the lock held. Store is a release store and Load an acquire load
+// (not sequentially consistent: a Store and a later Load of another
+// location may be reordered). Lock and Unlock make a sequence of them
+// atomic:
 //
 //	v.Lock()
 //	v.Store(v.Load() + 1)
