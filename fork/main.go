@@ -18,6 +18,10 @@ import (
 // workerEnv marks a worker process: its value is the socket's descriptor.
 const workerEnv = "SHMKIT_FORK_WORKER"
 
+// idleEnv marks a worker that will wait idle for its request (a ForkServer
+// spare): it warms every task's codecs first (see warmUp).
+const idleEnv = "SHMKIT_FORK_IDLE"
+
 // workerFd is the socket's descriptor in a worker.
 const workerFd = 3
 
@@ -54,13 +58,17 @@ const (
 )
 
 func worker() int {
+	idle := os.Getenv(idleEnv) != ""
 	os.Unsetenv(workerEnv) // tasks that start processes start plain ones
+	os.Unsetenv(idleEnv)
 	conn, err := connFromFd(workerFd)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fork: worker:", err)
 		return exitProtocol
 	}
-	warmUp()
+	if idle {
+		warmUp()
+	}
 	if err := writeFrame(conn, frameReady, nil, nil); err != nil {
 		return exitOrphaned
 	}
@@ -112,10 +120,12 @@ func worker() int {
 }
 
 // warmUp runs the wire encoding and every registered task's codecs once
-// before the worker says it is ready: encoding/gob compiles a type's coder
-// on its first use in a process, which costs a millisecond or so — on the
-// critical path of a ForkServer start if it were left to the first real
-// request.
+// before an idle worker says it is ready: encoding/gob compiles a type's
+// coder on its first use in a process, which costs a millisecond or so —
+// on the critical path of a ForkServer start if it were left to the first
+// real request. A worker started for a request at once (Spawn, Fork, or a
+// ForkServer with no spare ready) skips it: it would only delay the task
+// by warming the codecs of every other task.
 func warmUp() {
 	var b bytes.Buffer
 	_ = gob.NewEncoder(&b).Encode(&request{Segments: []inheritedSegment{{}}, Arg: []byte{0}})

@@ -77,7 +77,7 @@ var (
 
 // startWorker execs the program as a worker with its socket at descriptor
 // 3, and reaps it in the background.
-func startWorker() (*workerProc, error) {
+func startWorker(idle bool) (*workerProc, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("fork: finding the program: %w", err)
@@ -95,6 +95,9 @@ func startWorker() (*workerProc, error) {
 	cmd := exec.Command(exe)
 	cmd.Args = []string{os.Args[0]}
 	cmd.Env = append(os.Environ(), workerEnv+"=3")
+	if idle {
+		cmd.Env = append(cmd.Env, idleEnv+"=1")
+	}
 	cmd.Stdin = nil
 	cmd.Stdout = os.Stdout
 	cmd.Stderr = os.Stderr
@@ -149,7 +152,7 @@ func Start[A, R any](ctx context.Context, task *Task[A, R], arg A, opts *Options
 	if m == ForkServer {
 		w, err = server.take()
 	} else {
-		w, err = startWorker()
+		w, err = startWorker(false)
 	}
 	if err != nil {
 		return nil, err

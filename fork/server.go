@@ -73,7 +73,7 @@ func (s *forkServer) take() (*workerProc, error) {
 	if w != nil {
 		return w, nil
 	}
-	return startWorker()
+	return startWorker(false)
 }
 
 // refillSoon replaces taken workers after a short pause, so the exec of a
@@ -92,7 +92,7 @@ func (s *forkServer) refill() {
 		s.starting.Add(1)
 		go func() {
 			defer s.starting.Done()
-			w, err := startWorker()
+			w, err := startWorker(true)
 			if err == nil {
 				err = w.awaitReady()
 			}
