@@ -98,8 +98,9 @@ func ExamplePipe() {
 	if err != nil {
 		panic(err)
 	}
-	defer a.Close()
+	echoed := make(chan struct{})
 	go func() { // the other end echoes, upper-cased
+		defer close(echoed)
 		defer b.Close()
 		buf := make([]byte, 64)
 		for {
@@ -121,5 +122,7 @@ func ExamplePipe() {
 	}
 	reply, err := a.Recv(ctx)
 	fmt.Printf("%s %v\n", reply, err)
+	a.Close() // the echo loop sees io.EOF and closes its end
+	<-echoed
 	// Output: HELLO, PIPE <nil>
 }
