@@ -309,34 +309,10 @@ func BenchmarkPingPong(b *testing.B) {
 	}
 	c := proctest.Start(b, "bench-echo", []string{name}, nil)
 	ctx := context.Background()
-	msg := make([]byte, 8)
-	buf := make([]byte, 64)
-	lat := newLatencies()
-	for i := range 1000 { // warm up, and make sure the child runs
-		fillSeq(msg, uint64(i))
-		_ = req.Send(ctx, msg)
-		_, _ = resp.Recv(ctx, buf)
-	}
-	b.ReportAllocs()
-	i := uint64(0)
-	for b.Loop() {
-		fillSeq(msg, i)
-		t0 := time.Now()
-		if err := req.Send(ctx, msg); err != nil {
-			b.Fatal(err)
-		}
-		n, err := resp.Recv(ctx, buf)
-		lat.add(time.Since(t0))
-		if err != nil || !checkSeq(buf[:n], i) {
-			b.Fatalf("echo %d: % x %v", i, buf[:n], err)
-		}
-		i++
-	}
+	p50 := pingPong(b, func(m []byte) error { return req.Send(ctx, m) },
+		func(buf []byte) (int, error) { return resp.Recv(ctx, buf) })
 	_ = req.Close()
 	c.MustSucceed(b, childTimeout)
-	p50 := float64(lat.pct(50))
-	b.ReportMetric(p50, "p50-ns")
-	b.ReportMetric(float64(lat.pct(99)), "p99-ns")
 	// 300,000 round trips, both sides spinning on bare loads.
 	if cr := cResult(b, "spin", "0", "300000", "0"); cr != nil {
 		b.ReportMetric(cr["p50_ns"], "C-p50-ns")
@@ -350,6 +326,40 @@ func BenchmarkPingPong(b *testing.B) {
 	}
 	b.ReportMetric(py["p50_ns"], "py-p50-ns")
 	b.ReportMetric(py["p50_ns"]/p50, "x-faster-than-py")
+}
+
+// pingPong times b.N round trips of an 8-byte sequence number through send
+// and recv to an echoing peer, after 1000 untimed ones (a warm-up, and
+// proof the peer runs); it checks every echo, reports p50-ns and p99-ns,
+// and returns the p50.
+func pingPong(b *testing.B, send func([]byte) error, recv func([]byte) (int, error)) float64 {
+	msg := make([]byte, 8)
+	buf := make([]byte, 64)
+	lat := newLatencies()
+	for i := range 1000 {
+		fillSeq(msg, uint64(i))
+		_ = send(msg)
+		_, _ = recv(buf)
+	}
+	b.ReportAllocs()
+	i := uint64(0)
+	for b.Loop() {
+		fillSeq(msg, i)
+		t0 := time.Now()
+		if err := send(msg); err != nil {
+			b.Fatal(err)
+		}
+		n, err := recv(buf)
+		lat.add(time.Since(t0))
+		if err != nil || !checkSeq(buf[:n], i) {
+			b.Fatalf("echo %d: % x %v", i, buf[:n], err)
+		}
+		i++
+	}
+	p50 := float64(lat.pct(50))
+	b.ReportMetric(p50, "p50-ns")
+	b.ReportMetric(float64(lat.pct(99)), "p99-ns")
+	return p50
 }
 
 // BenchmarkBandwidth64KiB moves 64 KiB messages from this process to a
@@ -917,34 +927,10 @@ func BenchmarkConnPingPong(b *testing.B) {
 	defer a.Close()
 	c := startConnChild(b, peer, "echo")
 	ctx := context.Background()
-	msg := make([]byte, 8)
-	buf := make([]byte, 64)
-	lat := newLatencies()
-	for i := range 1000 { // warm up
-		fillSeq(msg, uint64(i))
-		_ = a.Send(ctx, msg)
-		_, _ = a.RecvInto(ctx, buf)
-	}
-	b.ReportAllocs()
-	i := uint64(0)
-	for b.Loop() {
-		fillSeq(msg, i)
-		t0 := time.Now()
-		if err := a.Send(ctx, msg); err != nil {
-			b.Fatal(err)
-		}
-		n, err := a.RecvInto(ctx, buf)
-		lat.add(time.Since(t0))
-		if err != nil || !checkSeq(buf[:n], i) {
-			b.Fatalf("echo %d: % x %v", i, buf[:n], err)
-		}
-		i++
-	}
+	p50 := pingPong(b, func(m []byte) error { return a.Send(ctx, m) },
+		func(buf []byte) (int, error) { return a.RecvInto(ctx, buf) })
 	_ = a.Close()
 	c.MustSucceed(b, childTimeout)
-	p50 := float64(lat.pct(50))
-	b.ReportMetric(p50, "p50-ns")
-	b.ReportMetric(float64(lat.pct(99)), "p99-ns")
 	py, err := pyPipe()
 	if err != nil {
 		b.Logf("no Python baseline: %v", err)
