@@ -16,59 +16,10 @@ import (
 // notEmpty when empty, waking the producer through notFull after each
 // message), and prints how many messages and bytes it got and an FNV-1a
 // hash of all their bytes, in order.
-const cConsumer = `
-#define _GNU_SOURCE
-#include <fcntl.h>
-#include <limits.h>
-#include <linux/futex.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
-
-#define LD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
-#define ST(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
-#define CAS(p, o, n) __atomic_compare_exchange_n((p), &(o), (n), 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)
-#define CLOSED (1ull << 63)
-
-static uint64_t *tail, *head;
-static uint32_t *not_empty, *not_full;
-
-static void futex_wait(uint32_t *w, uint32_t v) {
-  struct timespec ts = {0, 10 * 1000 * 1000}; /* backstop: look again */
-  syscall(SYS_futex, w, FUTEX_WAIT, v, &ts, 0, 0);
-}
-static void futex_wake(uint32_t *w) { syscall(SYS_futex, w, FUTEX_WAKE, INT_MAX, 0, 0, 0); }
-
-/* The waker's step, after each publication. */
-static void wake(uint32_t *w) {
-  for (;;) {
-    uint32_t v = LD(w);
-    if (!(v & 1)) return;
-    if (CAS(w, v, v + 1)) { futex_wake(w); return; }
-  }
-}
-
+const cConsumer = cRingPrelude + `
 static int have_message(void) {
   uint64_t t = LD(tail);
   return (t & CLOSED) || (t & ~CLOSED) != LD(head);
-}
-
-/* The sleeper: announce on bit 0, re-check, then wait on the value seen. */
-static void sleep_on(uint32_t *w) {
-  uint32_t v = LD(w);
-  if (!(v & 1)) {
-    uint32_t o = v;
-    if (!CAS(w, o, v | 1)) return;
-    v |= 1;
-  }
-  if (have_message()) return;
-  futex_wait(w, v);
 }
 
 int main(int argc, char **argv) {
@@ -91,7 +42,7 @@ int main(int argc, char **argv) {
     uint64_t h = LD(head), t = LD(tail);
     if ((t & ~CLOSED) == h) {
       if (t & CLOSED) break; /* closed and drained */
-      sleep_on(not_empty);
+      sleep_on(not_empty, have_message);
       continue;
     }
     unsigned char *s = base + 512 + (h & (slots - 1)) * stride;

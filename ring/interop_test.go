@@ -12,12 +12,11 @@ import (
 	"github.com/shmkit/shmkit/internal/baseline"
 )
 
-// cProducer is a producer for both rings written from their documented
-// layout and protocol alone (SPSC and MPMC type documentation): it opens
-// a segment by name, checks the header, sends n messages "c<i>" padded to
-// a length that varies with i, sleeping on notFull when the ring is full,
-// then closes the ring. It shows the documentation is enough to interoperate.
-const cProducer = `
+// cRingPrelude is what the C producer and consumer share, written from the
+// documented protocol (docs/layout-ring.md): sequentially consistent
+// atomics, the positions and wait words, futex calls with a backstop, the
+// waker's step and the sleeper's steps (announce, re-check, wait).
+const cRingPrelude = `
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <limits.h>
@@ -33,11 +32,10 @@ const cProducer = `
 #include <unistd.h>
 
 #define LD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
+#define ST(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
 #define CAS(p, o, n) __atomic_compare_exchange_n((p), &(o), (n), 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)
 #define CLOSED (1ull << 63)
 
-static unsigned char *base;
-static uint32_t slots, slot_size, stride;
 static uint64_t *tail, *head;
 static uint32_t *not_empty, *not_full;
 
@@ -67,6 +65,16 @@ static void sleep_on(uint32_t *w, int (*ready)(void)) {
   if (ready()) return;
   futex_wait(w, v);
 }
+`
+
+// cProducer is a producer for both rings written from their documented
+// layout and protocol alone (SPSC and MPMC type documentation): it opens
+// a segment by name, checks the header, sends n messages "c<i>" padded to
+// a length that varies with i, sleeping on notFull when the ring is full,
+// then closes the ring. It shows the documentation is enough to interoperate.
+const cProducer = cRingPrelude + `
+static unsigned char *base;
+static uint32_t slots, slot_size, stride;
 
 static int spsc_room(void) {
   uint64_t t = LD(tail);
