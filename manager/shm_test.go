@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/shmkit/shmkit/internal/proctest"
+	"github.com/shmkit/shmkit/internal/race"
 	"github.com/shmkit/shmkit/manager"
 	"github.com/shmkit/shmkit/shm"
 )
@@ -1250,4 +1251,28 @@ func TestShmCorruptRawDict(t *testing.T) {
 		t.Fatal("no operation met the damage: the test scribbled elsewhere")
 	}
 	t.Logf("%d operations met the damage", corrupt)
+}
+
+// TestShmDictRawNoAlloc backs the documented claim: on shared memory, with
+// fixed-size pointer-free keys and values, Get, Set and Update of a key
+// that exists do not allocate.
+func TestShmDictRawNoAlloc(t *testing.T) {
+	if race.Enabled {
+		t.Skip("the race detector's instrumentation allocates")
+	}
+	_, m := shmManager(t, nil)
+	ctx := ctxT(t)
+	d, err := manager.OpenDict[int64, int64](ctx, m, "d")
+	shmMust(t, err)
+	shmMust(t, d.Set(ctx, 7, 1))
+	incr := func(old int64, _ bool) (int64, bool) { return old + 1, true }
+	for name, op := range map[string]func(){
+		"Get":    func() { _, _, _ = d.Get(ctx, 7) },
+		"Set":    func() { _ = d.Set(ctx, 7, 2) },
+		"Update": func() { _ = d.Update(ctx, 7, incr) },
+	} {
+		if n := testing.AllocsPerRun(1000, op); n != 0 {
+			t.Errorf("%s: %.1f allocations per call, want 0", name, n)
+		}
+	}
 }
