@@ -43,9 +43,10 @@
 // guarded data and calls MarkConsistent; unlocking without that makes the
 // lock unrecoverable (ErrNotRecoverable), as with POSIX robust mutexes.
 //
-// It works through the kernel's robust futex list. Each process runs one
-// anchor thread, registered with set_robust_list, whose thread id is written
-// into every lock word the process holds; held locks are linked on its list.
+// It works through the kernel's robust futex list. Each process runs anchor
+// threads registered with set_robust_list (one shared, and one for each of
+// up to eight of Go's Ps that take locks); a held lock's word carries the
+// thread id of the anchor whose list covers it.
 // When the process dies, however it dies, the kernel marks each held lock
 // owner-died and wakes a waiter: no polling. A waiter that has slept a
 // quarter second also checks that the owner still exists, which covers what
@@ -74,9 +75,9 @@
 //     RMutex for re-entry.
 //   - Do not unmap memory holding a locked Mutex: the kernel reads the
 //     robust list when the process dies.
-//   - In a binary built with cgo, the anchor thread replaces the robust
+//   - In a binary built with cgo, each anchor thread replaces the robust
 //     list glibc registered for that thread; glibc robust mutexes locked on
-//     that one thread would lose their robustness.
+//     those threads would lose their robustness.
 //   - Shared memory is untrusted: garbage in a lock word never makes a
 //     method read outside the primitive or panic, except where the method
 //     documents a panic for misuse; it can make a lock look held.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -538,4 +539,65 @@ func TestEventWaitWord(t *testing.T) {
 	if atomic.LoadUint32(word)&eventSet != 0 {
 		t.Fatal("Clear did not clear bit 0")
 	}
+}
+
+// TestPCovers runs the per-P covers (robust_unsafe.go) hard in one process:
+// goroutines on every P lock and unlock a small set of mutexes, some handed
+// to another goroutine to unlock. Every lock must read as held by this
+// process while held, the per-P anchors' TIDs must count as ours and as
+// alive for the liveness check, and no cover may be left behind.
+func TestPCovers(t *testing.T) {
+	var ms [16]Mutex
+	var byP atomic.Int64
+	handoff := make(chan *Mutex)
+	var wg, unlockers sync.WaitGroup
+	unlockers.Add(1)
+	go func() {
+		defer unlockers.Done()
+		for m := range handoff {
+			m.Unlock()
+		}
+	}()
+	for g := range 2 * runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 3000 {
+				m := &ms[(g*5+i)%len(ms)]
+				m.Lock()
+				if m.pCovered() >= 0 {
+					byP.Add(1)
+				}
+				if !m.Held() {
+					t.Error("a held Mutex does not read as held by this process")
+				}
+				if i%16 == 0 {
+					handoff <- m // unlocked by another goroutine, maybe on another P
+				} else {
+					m.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(handoff)
+	unlockers.Wait()
+	if n := heldCount(); n != 0 {
+		t.Fatalf("%d covers left after every Mutex was unlocked", n)
+	}
+	if byP.Load() == 0 {
+		t.Fatal("no Lock was covered by a per-P slot")
+	}
+	anchors := 0
+	for i := range pCovers {
+		tid := atomic.LoadUint32(&pCovers[i].tid)
+		if tid == 0 {
+			continue
+		}
+		anchors++
+		if !ownTid(tid) || !alive(tid) {
+			t.Fatalf("per-P anchor %d (tid %d): ours %v, alive %v", i, tid, ownTid(tid), alive(tid))
+		}
+	}
+	t.Logf("%d of %d locks covered by a per-P slot; %d per-P anchors", byP.Load(), 2*runtime.GOMAXPROCS(0)*3000, anchors)
 }

@@ -72,12 +72,11 @@ func (m *Mutex) setSlot(s int32) { m.state = uint32(s+1) & slotMask } // clears 
 // LockContext where the guarded data may need repair. Lock panics if the
 // lock is not recoverable.
 func (m *Mutex) Lock() {
-	tid := anchorTid()
-	if atomic.LoadUint32(&m.word) == 0 && m.acquire(0, tid) {
+	if atomic.LoadUint32(&m.word) == 0 && m.acquire(0, 0) {
 		race.Acquire(m)
 		return
 	}
-	switch err := m.lockSlow(context.Background(), tid); err {
+	switch err := m.lockSlow(context.Background()); err {
 	case nil:
 	case ErrOwnerDead:
 		m.MarkConsistent()
@@ -90,26 +89,24 @@ func (m *Mutex) Lock() {
 // ErrOwnerDead, holding the lock, when the previous holder died holding it,
 // and ErrNotRecoverable, not holding it, when the lock is unusable.
 func (m *Mutex) LockContext(ctx context.Context) error {
-	tid := anchorTid()
-	if atomic.LoadUint32(&m.word) == 0 && m.acquire(0, tid) {
+	if atomic.LoadUint32(&m.word) == 0 && m.acquire(0, 0) {
 		race.Acquire(m)
 		return nil
 	}
-	return m.lockSlow(ctx, tid)
+	return m.lockSlow(ctx)
 }
 
 // TryLock locks m if it is free and consistent, and reports whether it did.
 // A lock whose holder died is left for LockContext, which can report it.
 func (m *Mutex) TryLock() bool {
-	tid := anchorTid()
-	if atomic.LoadUint32(&m.word) == 0 && m.acquire(0, tid) {
+	if atomic.LoadUint32(&m.word) == 0 && m.acquire(0, 0) {
 		race.Acquire(m)
 		return true
 	}
 	return false
 }
 
-func (m *Mutex) lockSlow(ctx context.Context, tid uint32) error {
+func (m *Mutex) lockSlow(ctx context.Context) error {
 	var err error
 	var done bool
 	if spinBackoff(func() bool {
@@ -119,7 +116,7 @@ func (m *Mutex) lockSlow(ctx context.Context, tid uint32) error {
 			return true
 		}
 		if w&tidMask == 0 {
-			done, err = m.takeFree(w, tid, 0)
+			done, err = m.takeFree(w, 0)
 		}
 		return done
 	}) {
@@ -142,7 +139,7 @@ func (m *Mutex) lockSlow(ctx context.Context, tid uint32) error {
 		case w&tidMask == 0:
 			// We were a sleeper and others may still be: keep WAITERS set
 			// so that our Unlock wakes the next one.
-			if done, err := m.takeFree(w, tid, waitersBit); done {
+			if done, err := m.takeFree(w, waitersBit); done {
 				return err
 			}
 			continue
@@ -168,8 +165,8 @@ func (m *Mutex) lockSlow(ctx context.Context, tid uint32) error {
 
 // takeFree tries to take the free word w (no TID bits). It reports whether
 // it holds the lock, and ErrOwnerDead when the previous holder died.
-func (m *Mutex) takeFree(w, tid, extra uint32) (bool, error) {
-	if !m.acquire(w, tid|extra|(w&waitersBit)) {
+func (m *Mutex) takeFree(w, extra uint32) (bool, error) {
+	if !m.acquire(w, extra|(w&waitersBit)) {
 		return false, nil
 	}
 	race.Acquire(m)
@@ -195,14 +192,32 @@ func (m *Mutex) checkOwner(w uint32) {
 // If m was acquired with ErrOwnerDead and MarkConsistent was not called,
 // Unlock makes it unrecoverable and wakes every waiter to tell them.
 func (m *Mutex) Unlock() {
-	tid := anchorTid()
 	w := atomic.LoadUint32(&m.word)
+	// The common case, written out so that it costs no further call: m is
+	// consistent and covered by a per-P slot, whose anchor's TID the word
+	// carries (robust_unsafe.go).
+	if k := m.pCovered(); k >= 0 && m.state&inconsistentBit == 0 {
+		if t := w & tidMask; t != 0 && t == atomic.LoadUint32(&pCovers[k].tid) {
+			race.Release(m)
+			m.setSlot(noSlot)
+			old := swapWord(&m.word, 0)
+			unclaim(&pCovers[k].head.ListOpPending)
+			if old&waitersBit != 0 {
+				park.Wake(&m.word, 1)
+			}
+			return
+		}
+	}
+	m.unlockSlow(w)
+}
+
+func (m *Mutex) unlockSlow(w uint32) {
 	switch {
 	case w&tidMask == notRecoverable:
 		panic("locks: unlock of an unrecoverable Mutex")
 	case w&tidMask == 0:
 		panic("locks: unlock of unlocked Mutex")
-	case w&tidMask != tid:
+	case !m.holds(w & tidMask):
 		panic("locks: unlock of Mutex held by another process")
 	}
 	var new uint32
@@ -235,13 +250,13 @@ func (m *Mutex) Owner() int {
 // a snapshot: another process may take m as soon as this one unlocks it.
 func (m *Mutex) Held() bool {
 	w := atomic.LoadUint32(&m.word)
-	return w&tidMask == anchorTid() && w&tidMask != notRecoverable
+	return ownTid(w & tidMask)
 }
 
 // MarkConsistent declares that the data guarded by m has been repaired
 // after LockContext returned ErrOwnerDead. The caller must hold m.
 func (m *Mutex) MarkConsistent() {
-	if w := atomic.LoadUint32(&m.word); w&tidMask != anchorTid() {
+	if w := atomic.LoadUint32(&m.word); !m.holds(w & tidMask) {
 		panic("locks: MarkConsistent of a Mutex this process does not hold")
 	}
 	m.state &^= inconsistentBit

@@ -129,6 +129,45 @@ var roles = map[string]proctest.Role{
 			time.Sleep(time.Hour) // not select{}: the runtime would call that a deadlock
 		}
 	},
+	"die-covered": func() int { // name, cover (shared, p, list): lock s.mu under that cover, wait to be killed
+		s := openShared(proctest.Args()[0])
+		switch cover := proctest.Args()[1]; cover {
+		case "shared":
+			// The process's first Lock: no per-P anchor runs yet.
+			s.mu.Lock()
+			if s.mu.slot() != pendingSlot {
+				fail("first Lock covered by slot %d, want the shared pending slot", s.mu.slot())
+			}
+		case "p":
+			// Per-P anchors start on a P's first Lock; retry until ours runs.
+			for i := 0; ; i++ {
+				s.mu.Lock()
+				if s.mu.pCovered() >= 0 {
+					break
+				}
+				s.mu.Unlock()
+				if i == 5000 {
+					fail("no per-P cover after %d tries", i)
+				}
+				time.Sleep(time.Millisecond)
+			}
+		case "list":
+			// 1+maxPCovers locks fill every pending slot there can be.
+			for i := range 1 + maxPCovers {
+				s.locks[i].Lock()
+			}
+			s.mu.Lock()
+			if k := s.mu.slot(); k < 0 || k >= pSlot(maxPCovers-1) {
+				fail("Lock with every pending slot taken covered by slot %d, want a list slot", k)
+			}
+		default:
+			fail("unknown cover %q", cover)
+		}
+		atomic.StoreUint32(&s.holding, 1)
+		for {
+			time.Sleep(time.Hour)
+		}
+	},
 	"kill-rounds": func() int { // name, seed: lock random subsets forever
 		s := openShared(proctest.Args()[0])
 		seed, _ := strconv.ParseUint(proctest.Args()[1], 10, 64)
@@ -479,6 +518,38 @@ func testOwnerDead(t *testing.T, which int) {
 	unlock()
 	if err := lockCtx(context.Background()); !errors.Is(err, ErrNotRecoverable) {
 		t.Fatalf("lock after unlock without MarkConsistent: %v, want ErrNotRecoverable", err)
+	}
+}
+
+// TestKernelReleasesEveryCover kills a child holding s.mu under each of the
+// three covers (robust_unsafe.go) and checks that the kernel, not the
+// liveness backstop, released it: by the time the child is reaped the word
+// says owner-died (exit_robust_list runs before the process becomes a
+// zombie). In the list case the locks that filled the pending slots are
+// checked too.
+func TestKernelReleasesEveryCover(t *testing.T) {
+	name, s := newShared(t)
+	for _, cover := range []string{"shared", "p", "list"} {
+		atomic.StoreUint32(&s.holding, 0)
+		c := proctest.Start(t, "die-covered", []string{name, cover}, nil)
+		waitFor(t, "child holds", func() bool { return atomic.LoadUint32(&s.holding) == 1 })
+		c.Kill()
+		held := []*Mutex{&s.mu}
+		if cover == "list" {
+			for i := range 1 + maxPCovers {
+				held = append(held, &s.locks[i])
+			}
+		}
+		for i, m := range held {
+			if w := atomic.LoadUint32(&m.word); w&ownerDiedBit == 0 || w&tidMask != 0 {
+				t.Fatalf("%s cover: lock %d word %#x after the holder was reaped, want owner-died", cover, i, w)
+			}
+			if err := m.LockContext(context.Background()); !errors.Is(err, ErrOwnerDead) {
+				t.Fatalf("%s cover: lock %d: %v, want ErrOwnerDead", cover, i, err)
+			}
+			m.MarkConsistent()
+			m.Unlock()
+		}
 	}
 }
 

@@ -85,7 +85,7 @@ func (r *RMutex) TryLock() bool {
 // says this process holds it and owner names the goroutine.
 func (r *RMutex) ownedBy(me uint64) bool {
 	return atomic.LoadUint64(&r.owner) == me &&
-		atomic.LoadUint32(&r.m.word)&tidMask == anchorTid()
+		r.m.holds(atomic.LoadUint32(&r.m.word)&tidMask)
 }
 
 // Unlock removes one level; the last one unlocks. It panics if the calling

@@ -4,7 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"unsafe"
+	"unsafe" // also for go:linkname
 
 	"github.com/shmkit/shmkit/internal/sys"
 )
@@ -26,15 +26,34 @@ import (
 // goroutine took it. When the process dies the anchor thread dies with it
 // and the kernel releases every lock the process held.
 //
-// Two covers. The common case — the process holds one Mutex at a time —
-// costs no list edit: Lock claims ListOpPending for the whole time it holds
-// the Mutex (a compare-and-swap from 0), and the kernel handles the pending
-// entry at death exactly like a listed one; Unlock releases the word, then
-// clears ListOpPending with a plain release store. A Mutex locked while
-// ListOpPending already covers another is linked on the list instead, under
-// listLock; the instants between its word changing and its list edit are
-// then covered only by waiters' liveness check (Mutex.checkOwner), since
-// the single pending slot is taken.
+// Three covers, cheapest first.
+//
+// Per-P covers. Go runs goroutines on a fixed set of processors (Ps,
+// GOMAXPROCS of them). Each of the first maxPCovers Ps that takes a lock
+// gets an anchor thread of its own, with its own list head, and uses that
+// head's ListOpPending as a slot for one held Mutex: Lock pins the goroutine
+// to its P (so no other goroutine can run there), finds the slot empty and
+// stores the Mutex's entry with a plain store, unpins, then takes the word
+// with that anchor's TID. No other P ever writes a non-zero entry there, and
+// only the Mutex's holder clears it, after releasing the word, so the slot
+// needs no locked instruction: an uncontended Lock+Unlock costs two (the
+// word's compare-and-swap and swap), as a glibc robust mutex does.
+//
+// The shared pending slot. Otherwise (a P whose slot is busy, a P beyond
+// maxPCovers, or one whose anchor thread is still starting) Lock claims the
+// process anchor's ListOpPending with a compare-and-swap from 0, for the
+// whole time it holds the Mutex; Unlock releases the word, then clears it
+// with a plain release store.
+//
+// The list. A Mutex locked while both of those are taken is linked on the
+// process anchor's list instead, under listLock; the instants between its
+// word changing and its list edit are then covered only by waiters'
+// liveness check (Mutex.checkOwner), since no pending slot is free.
+//
+// In every case the kernel handles a pending entry at death exactly like a
+// listed one, and a Mutex's word carries the TID of the anchor whose head
+// covers it: the kernel releases only words that carry the dying thread's
+// TID.
 //
 // Entries are the Mutex.next fields, in shared memory; the kernel follows
 // them as addresses in this process. Only the holder of a Mutex writes its
@@ -66,7 +85,114 @@ var anchor struct {
 	free  []int32
 }
 
-// unclaim ends the pending cover (unclaim_*.go): a release store of 0.
+// unclaim(p) ends a pending cover (unclaim_*.go): a release store of 0.
+
+// maxPCovers bounds the per-P covers: at most this many extra anchor
+// threads, however large GOMAXPROCS is.
+const maxPCovers = 8
+
+// pCover is one P's anchor. tid is 0 until its anchor thread has
+// registered head (and stays 0 if the kernel refused it); started goes
+// from 0 to 1 once, when the thread is asked for. Each is padded to its
+// own cache line: only its P writes it while locking.
+type pCover struct {
+	head    sys.RobustListHead
+	tid     uint32
+	started uint32
+	_       [64 - unsafe.Sizeof(sys.RobustListHead{}) - 8]byte
+}
+
+var pCovers [maxPCovers]pCover
+
+// procPin disables preemption of the calling goroutine and returns the id
+// of its P; procUnpin ends that. sync.Pool uses the same pair; the runtime
+// keeps them for packages outside the standard library (go.dev/issue/67401).
+//
+//go:linkname procPin runtime.procPin
+func procPin() int
+
+//go:linkname procUnpin runtime.procUnpin
+func procUnpin()
+
+// startPCover asks for P k's anchor thread if it has none and nobody asked.
+func startPCover(k int) {
+	if uint(k) >= maxPCovers {
+		return
+	}
+	c := &pCovers[k]
+	if atomic.LoadUint32(&c.started) == 0 && atomic.CompareAndSwapUint32(&c.started, 0, 1) {
+		go runPCover(c)
+	}
+}
+
+// runPCover is the anchor thread of one P's cover.
+func runPCover(c *pCover) {
+	runtime.LockOSThread() // never unlocked: the thread lives as long as the process
+	c.head.List = uintptr(unsafe.Pointer(&c.head))
+	c.head.FutexOffset = futexOffset
+	if sys.SetRobustList(&c.head) != nil {
+		return // tid stays 0: this P uses the shared covers; the thread exits
+	}
+	tid := uint32(sys.Gettid())
+	if tid&^sys.FutexTIDMask != 0 || tid == 0 {
+		panic("locks: thread id does not fit a robust futex word")
+	}
+	atomic.StoreUint32(&c.tid, tid)
+	select {}
+}
+
+// pSlot is the state slot of a Mutex covered by P k's pending slot, and
+// pCoverOf its inverse (-1 for any other slot).
+func pSlot(k int) int32 { return pendingSlot - 1 - int32(k) }
+
+func pCoverOf(s int32) int {
+	if k := pendingSlot - 1 - s; k >= 0 && k < maxPCovers {
+		return int(k)
+	}
+	return -1
+}
+
+// pCovered returns the P whose pending slot covers m, or -1. The caller
+// holds m, or m's word does not carry a TID of this process's (the slot
+// then holds another entry).
+func (m *Mutex) pCovered() int {
+	k := pCoverOf(m.slot())
+	if k >= 0 && atomic.LoadUintptr(&pCovers[k].head.ListOpPending) == entryAddr(m) {
+		return k
+	}
+	return -1
+}
+
+// releaseP is release for a Mutex covered by P k's pending slot.
+func (m *Mutex) releaseP(k int, new uint32) uint32 {
+	m.setSlot(noSlot)
+	old := swapWord(&m.word, new)
+	unclaim(&pCovers[k].head.ListOpPending)
+	return old
+}
+
+// ownTid reports whether owner id t is one of this process's anchors.
+func ownTid(t uint32) bool {
+	if t == 0 || t == notRecoverable {
+		return false
+	}
+	for i := range pCovers {
+		if atomic.LoadUint32(&pCovers[i].tid) == t {
+			return true
+		}
+	}
+	return t == anchorTid()
+}
+
+// holds reports whether this process holds m, whose word has owner id t.
+// The caller is m's holder, or m is not held by this process: state is
+// only read to find the right anchor fast, and checked against t.
+func (m *Mutex) holds(t uint32) bool {
+	if k := pCoverOf(m.slot()); k >= 0 && t != 0 && t == atomic.LoadUint32(&pCovers[k].tid) {
+		return true
+	}
+	return ownTid(t)
+}
 
 // anchorTid returns the owner id of this process, starting the anchor thread
 // on first use.
@@ -120,18 +246,46 @@ func unlockList() { atomic.StoreUint32(&listLock, 0) }
 // covers it for the kernel.
 const pendingSlot = slotMask - 1
 
-// acquire tries to move m.word from old to new (new carries our TID). If
-// ListOpPending is free, it claims it for the whole critical section:
-// the kernel handles the pending entry at death like a list entry, and no
-// list edit is needed. Otherwise m is linked on the list.
-func (m *Mutex) acquire(old, new uint32) bool {
+// acquire tries to move m.word from old to the TID of the anchor that
+// covers it, or'ed with extra, covering m for the whole critical section
+// (see the covers above).
+//
+// The per-P slot first. While pinned, no other goroutine can run on this
+// P, and goroutines on other Ps only ever clear its slot (each clearing its
+// own entry), so checking that it is empty and storing m's entry need no
+// compare-and-swap. procPin and procUnpin are calls, which the compiler
+// does not move memory accesses across; the word's compare-and-swap, after
+// the store, is a full barrier.
+func (m *Mutex) acquire(old, extra uint32) bool {
+	k := procPin()
+	if uint(k) < maxPCovers {
+		c := &pCovers[k]
+		if tid := atomic.LoadUint32(&c.tid); tid != 0 && atomic.LoadUintptr(&c.head.ListOpPending) == 0 {
+			storePending(&c.head.ListOpPending, entryAddr(m))
+			procUnpin()
+			if casWord(&m.word, old, tid|extra) {
+				m.setSlot(pSlot(k))
+				return true
+			}
+			unclaim(&c.head.ListOpPending)
+			return false
+		}
+	}
+	procUnpin()
+	startPCover(k)
+	return m.acquireShared(old, extra)
+}
+
+// acquireShared is acquire with the process anchor's covers.
+func (m *Mutex) acquireShared(old, extra uint32) bool {
 	e := entryAddr(m)
+	new := anchorTid() | extra
 	if atomic.CompareAndSwapUintptr(&anchor.head.ListOpPending, 0, e) {
 		if casWord(&m.word, old, new) {
 			m.setSlot(pendingSlot)
 			return true
 		}
-		unclaim()
+		unclaim(&anchor.head.ListOpPending)
 		return false
 	}
 	lockList()
@@ -144,13 +298,19 @@ func (m *Mutex) acquire(old, new uint32) bool {
 }
 
 // release stores new (0 or notRecoverable) into m's word, returning the old
-// word, and ends m's cover: ListOpPending or the list.
+// word, and ends m's cover: a pending slot or the list. The slot is cleared
+// after the word: a death in between leaves the kernel a pending entry
+// whose word no longer carries this process's TID, which it skips.
 func (m *Mutex) release(new uint32) uint32 {
 	e := entryAddr(m)
-	if m.slot() == pendingSlot && atomic.LoadUintptr(&anchor.head.ListOpPending) == e {
+	s := m.slot()
+	if k := m.pCovered(); k >= 0 {
+		return m.releaseP(k, new)
+	}
+	if s == pendingSlot && atomic.LoadUintptr(&anchor.head.ListOpPending) == e {
 		m.setSlot(noSlot)
 		old := swapWord(&m.word, new)
-		unclaim()
+		unclaim(&anchor.head.ListOpPending)
 		return old
 	}
 	lockList()
@@ -225,10 +385,15 @@ func heldCount() int {
 	lockList()
 	defer unlockList()
 	n := 0
-	// ListOpPending is only ever set (outside the instant of a failed
+	// A ListOpPending is only ever set (outside the instant of a failed
 	// compare-and-swap) while it covers a held Mutex.
 	if atomic.LoadUintptr(&anchor.head.ListOpPending) != 0 {
 		n++
+	}
+	for i := range pCovers {
+		if atomic.LoadUintptr(&pCovers[i].head.ListOpPending) != 0 {
+			n++
+		}
 	}
 	for i := anchor.first; i != noSlot; i = anchor.nodes[i].next {
 		n++

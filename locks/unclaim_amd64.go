@@ -2,13 +2,18 @@
 
 package locks
 
-// unclaim ends the pending cover with a plain store. On amd64 every store
-// is a release store (x86-TSO: a store is not reordered with earlier loads
-// or stores), and the call boundary of a function that is not inlined keeps
-// the compiler from moving the list edits below it. This is how the Go
-// runtime implements its own release stores on amd64 (StoreRel), and it
-// saves the locked XCHG that atomic.Store costs. The race build uses the
-// atomic form so the detector sees the synchronization.
+// unclaim ends a pending cover with a plain store. On amd64 every store is
+// a release store (x86-TSO: a store is not reordered with earlier loads or
+// stores), and the call boundary of a function that is not inlined keeps
+// the compiler from moving the word's release or the list edits below it.
+// It saves the locked XCHG that atomic.Store costs (the Go runtime's own
+// StoreRel is that XCHG on amd64: it does not need the saving). The race
+// build uses the atomic form so the detector sees the synchronization.
 //
 //go:noinline
-func unclaim() { anchor.head.ListOpPending = 0 }
+func unclaim(p *uintptr) { *p = 0 }
+
+// storePending claims a per-P pending slot: a plain store, made between
+// procPin and procUnpin (calls), before the word's compare-and-swap, a full
+// barrier.
+func storePending(p *uintptr, e uintptr) { *p = e }
