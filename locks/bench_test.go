@@ -13,16 +13,9 @@ package locks
 // C baselines (glibc, compiled with gcc on first use) and Python ones are
 // left out, with a log line, when gcc or python3 is missing.
 //
-// Placement. Two processes that share one CPU take turns by time slice: a
-// lock between them is hardly ever contended, and a waiter's spin cannot
-// see its peer's answer until the peer is scheduled. On two CPUs every
-// hand-off moves cache lines between cores. Left to the scheduler, a busy
-// machine mixes the two cases from one count to the next, so the
-// two-process benchmarks, and their C and Python baselines alike, run each
-// process on a CPU of its own, as taskset(1) would: the parent on the first
-// CPU this process may use, the child on the second. Every thread of a
-// process is pinned, so no goroutine has to be locked to a thread. With
-// fewer than two CPUs they run unpinned and log it.
+// Placement: the two-process benchmarks, and their C and Python baselines
+// alike, run each process on a CPU of its own (proctest.Placement), as
+// taskset(1) would.
 
 import (
 	"context"
@@ -93,11 +86,11 @@ func BenchmarkMutexUncontended(b *testing.B) {
 // in-process ceiling, not a like-for-like comparison).
 func BenchmarkMutexContended2Proc(b *testing.B) {
 	name, s := newShared(b)
-	pl := newPlacement(b)
-	c := proctest.Start(b, "contend", pl.peerArgs(name), nil)
+	pl := proctest.NewPlacement(b)
+	c := proctest.Start(b, "contend", pl.PeerArgs(name), nil)
 	waitFor(b, "child running", func() bool { return atomic.LoadUint32(&s.arrived) == 1 })
 
-	unpin := pl.pin(b, 0)
+	unpin := pl.Pin(b, 0)
 	b.ReportAllocs()
 	c0, t0 := lockedCounter(s), time.Now()
 	for b.Loop() {
@@ -180,8 +173,8 @@ func syncMutex2Goroutines() float64 {
 // compare medians.
 func BenchmarkEventPingPong(b *testing.B) {
 	name, s := newShared(b)
-	pl := newPlacement(b)
-	c := proctest.Start(b, "pingpong-event", pl.peerArgs(name), nil)
+	pl := proctest.NewPlacement(b)
+	c := proctest.Start(b, "pingpong-event", pl.PeerArgs(name), nil)
 	ctx := context.Background()
 	rtt := func() {
 		s.pingA.Set()
@@ -202,8 +195,8 @@ func BenchmarkEventPingPong(b *testing.B) {
 // and Python's multiprocessing.Semaphore ping-pong (once per test binary).
 func BenchmarkSemaphorePingPong(b *testing.B) {
 	name, s := newShared(b)
-	pl := newPlacement(b)
-	c := proctest.Start(b, "pingpong-sem", pl.peerArgs(name), nil)
+	pl := proctest.NewPlacement(b)
+	c := proctest.Start(b, "pingpong-sem", pl.PeerArgs(name), nil)
 	ctx := context.Background()
 	rtt := func() {
 		s.semA.Release()
@@ -222,8 +215,8 @@ func BenchmarkSemaphorePingPong(b *testing.B) {
 
 // pingPong runs rtt in the benchmark loop, after a warm-up, and reports the
 // median and 99th percentile of the round trips. It returns the median.
-func pingPong(b *testing.B, pl placement, rtt func()) (p50 float64) {
-	defer pl.pin(b, 0)()
+func pingPong(b *testing.B, pl proctest.Placement, rtt func()) (p50 float64) {
+	defer pl.Pin(b, 0)()
 	for range 100 {
 		rtt()
 	}
@@ -245,7 +238,7 @@ func pingPong(b *testing.B, pl placement, rtt func()) (p50 float64) {
 // reportPingPongBaselines measures the pipe ping-pong and Python's
 // multiprocessing ping-pong of kind ("event" or "semaphore") and reports
 // them next to p50, ours.
-func reportPingPongBaselines(b *testing.B, pl placement, p50 float64, kind string) {
+func reportPingPongBaselines(b *testing.B, pl proctest.Placement, p50 float64, kind string) {
 	pipe50, pipe99 := pipePingPong(b, pl)
 	b.ReportMetric(pipe50, "pipe-p50-ns")
 	b.ReportMetric(pipe99, "pipe-p99-ns")
@@ -267,7 +260,7 @@ func reportPingPongBaselines(b *testing.B, pl placement, p50 float64, kind strin
 // child (role "pipe-echo") for baselineBudget, both sides blocking in
 // read(2) as a futex waiter blocks in futex(2). It returns the median and
 // 99th percentile in nanoseconds.
-func pipePingPong(b *testing.B, pl placement) (p50, p99 float64) {
+func pipePingPong(b *testing.B, pl proctest.Placement) (p50, p99 float64) {
 	toChild, toChildW, err := os.Pipe()
 	if err != nil {
 		b.Fatal(err)
@@ -280,7 +273,7 @@ func pipePingPong(b *testing.B, pl placement) (p50, p99 float64) {
 	}
 	defer fromChild.Close()
 	defer fromChildW.Close()
-	c := proctest.Start(b, "pipe-echo", pl.peerArgs(), &proctest.Options{Files: []*os.File{toChild, fromChildW}})
+	c := proctest.Start(b, "pipe-echo", pl.PeerArgs(), &proctest.Options{Files: []*os.File{toChild, fromChildW}})
 	// The child has its copies; closing ours lets it see EOF when we close
 	// toChildW, and us see EOF should it die.
 	for _, f := range []*os.File{toChild, fromChildW} {
@@ -312,7 +305,7 @@ func pipePingPong(b *testing.B, pl placement) (p50, p99 float64) {
 			break
 		}
 	}
-	unpin := pl.pin(b, 0)
+	unpin := pl.Pin(b, 0)
 	for range 100 {
 		rtt()
 	}
@@ -330,94 +323,6 @@ func pipePingPong(b *testing.B, pl placement) (p50, p99 float64) {
 	}
 	c.MustSucceed(b, childTimeout)
 	return samples.percentiles()
-}
-
-// placement is where a two-process benchmark runs: the parent (party 0)
-// on cpus[0], the child (party 1) on cpus[1]; ok is false when this
-// process may use fewer than two CPUs.
-type placement struct {
-	cpus [2]int
-	ok   bool
-}
-
-func newPlacement(b *testing.B) placement {
-	var pl placement
-	var set unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &set); err == nil {
-		n := 0
-		for cpu := 0; n < 2 && n < set.Count(); cpu++ {
-			if set.IsSet(cpu) {
-				pl.cpus[n] = cpu
-				n++
-			}
-		}
-		pl.ok = n == 2
-	}
-	if !pl.ok {
-		b.Log("fewer than two CPUs available: the processes run unpinned")
-	}
-	return pl
-}
-
-// peerArgs appends the child's CPU, if any, to a child role's arguments.
-func (pl placement) peerArgs(args ...string) []string {
-	if pl.ok {
-		args = append(args, strconv.Itoa(pl.cpus[1]))
-	}
-	return args
-}
-
-// pin runs this process on party's CPU (see pinProcess) until the returned
-// function is called. Both do nothing when pl is not ok.
-func (pl placement) pin(b *testing.B, party int) (unpin func()) {
-	if !pl.ok {
-		return func() {}
-	}
-	unpin, err := pinProcess(pl.cpus[party])
-	if err != nil {
-		b.Fatalf("pin to CPU %d: %v", pl.cpus[party], err)
-	}
-	return unpin
-}
-
-// pinProcess sets the CPU affinity of every thread of this process to cpu,
-// as taskset(1) does for a process, and returns the function that gives
-// every thread the calling thread's former affinity back. A thread starts
-// with its creator's affinity, so threads the runtime starts while pinned
-// are pinned too.
-func pinProcess(cpu int) (unpin func(), err error) {
-	var old, set unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &old); err != nil {
-		return nil, err
-	}
-	set.Set(cpu)
-	if err := setProcessAffinity(&set); err != nil {
-		_ = setProcessAffinity(&old)
-		return nil, err
-	}
-	return func() { _ = setProcessAffinity(&old) }, nil
-}
-
-// setProcessAffinity sets the affinity of each thread in /proc/self/task,
-// twice over, so that a thread started by a not-yet-pinned thread during
-// the first pass is caught by the second.
-func setProcessAffinity(set *unix.CPUSet) error {
-	for range 2 {
-		tids, err := os.ReadDir("/proc/self/task")
-		if err != nil {
-			return err
-		}
-		for _, t := range tids {
-			tid, err := strconv.Atoi(t.Name())
-			if err != nil {
-				continue
-			}
-			if err := unix.SchedSetaffinity(tid, set); err != nil && err != unix.ESRCH {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 // stopChild sets the fixture's stop flag, calls wake (if not nil) so a

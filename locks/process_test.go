@@ -206,7 +206,7 @@ var roles = map[string]proctest.Role{
 	},
 	"pingpong-event": func() int { // name [cpu]: answer pingA with pingB until stop
 		s := openShared(proctest.Args()[0])
-		pinChild(1)
+		proctest.PinChild(1)
 		for {
 			if err := s.pingA.Wait(context.Background()); err != nil {
 				fail("wait: %v", err)
@@ -220,7 +220,7 @@ var roles = map[string]proctest.Role{
 	},
 	"pingpong-sem": func() int { // name [cpu]: answer semA with semB until stop
 		s := openShared(proctest.Args()[0])
-		pinChild(1)
+		proctest.PinChild(1)
 		for {
 			if err := s.semA.Acquire(context.Background()); err != nil {
 				fail("acquire: %v", err)
@@ -233,7 +233,7 @@ var roles = map[string]proctest.Role{
 	},
 	"contend": func() int { // name [cpu]: increment under mu until stop
 		s := openShared(proctest.Args()[0])
-		pinChild(1)
+		proctest.PinChild(1)
 		atomic.StoreUint32(&s.arrived, 1)
 		for atomic.LoadUint32(&s.stop) == 0 {
 			s.mu.Lock()
@@ -243,7 +243,7 @@ var roles = map[string]proctest.Role{
 		return 0
 	},
 	"pipe-echo": func() int { // [cpu]: echo bytes from fd 3 to fd 4 until EOF
-		pinChild(0)
+		proctest.PinChild(0)
 		var buf [1]byte
 		for {
 			n, err := unix.Read(3, buf[:])
@@ -268,17 +268,6 @@ var roles = map[string]proctest.Role{
 }
 
 const childTimeout = 2 * time.Minute
-
-// pinChild runs this child on the CPU given as the role's argument i, if
-// there is one, for the rest of its life (see pinProcess).
-func pinChild(i int) {
-	if len(proctest.Args()) <= i {
-		return
-	}
-	if _, err := pinProcess(argInt(i)); err != nil {
-		fail("pin to CPU %d: %v", argInt(i), err)
-	}
-}
 
 // waitFor polls cond until it holds; a hang fails the test instead of the
 // whole binary. It measures nothing.

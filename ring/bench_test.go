@@ -41,10 +41,11 @@ import (
 
 // benchRoles are the benchmark children; init adds them to roles.
 var benchRoles = map[string]proctest.Role{
-	// name size mode: receive until ErrClosed with Recv (mode single) or
+	// name size mode [cpu]: receive until ErrClosed with Recv (mode single) or
 	// RecvBatch (mode batch), checking message i holds i (and, for 64
 	// bytes, its last word i+7).
 	"bench-spsc-recv": func() int {
+		proctest.PinChild(3)
 		a := proctest.Args()
 		r := attach(a[0], "spsc").(*SPSC)
 		size := argInt(1)
@@ -82,9 +83,10 @@ var benchRoles = map[string]proctest.Role{
 			}
 		}
 	},
-	// name: echo every message of the request ring (at 0) to the reply
+	// name [cpu]: echo every message of the request ring (at 0) to the reply
 	// ring (after it) until ErrClosed.
 	"bench-echo": func() int {
+		proctest.PinChild(1)
 		mem := openSegment(proctest.Args()[0])
 		req, err := AttachSPSC(mem)
 		if err != nil {
@@ -209,7 +211,9 @@ func BenchmarkSPSCThroughput(b *testing.B) {
 			b.Run(fmt.Sprintf("%dB/%s", size, mode), func(b *testing.B) {
 				name, _, ring := newRingSegment(b, "spsc", 4096, size, 0)
 				r := ring.(*SPSC)
-				c := proctest.Start(b, "bench-spsc-recv", []string{name, strconv.Itoa(size), mode}, nil)
+				pl := proctest.NewPlacement(b)
+				c := proctest.Start(b, "bench-spsc-recv", pl.PeerArgs(name, strconv.Itoa(size), mode), nil)
+				unpin := pl.Pin(b, 0)
 				ctx := context.Background()
 				msg := make([]byte, size)
 				// Warm up: the child is running once it took a message.
@@ -246,6 +250,7 @@ func BenchmarkSPSCThroughput(b *testing.B) {
 					}
 				}
 				_ = r.Close()
+				unpin()
 				c.MustSucceed(b, childTimeout)
 				mps := float64(b.N*batch) / b.Elapsed().Seconds() / 1e6
 				b.ReportMetric(mps, "Mmsgs/s")
@@ -307,11 +312,14 @@ func BenchmarkPingPong(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c := proctest.Start(b, "bench-echo", []string{name}, nil)
+	pl := proctest.NewPlacement(b)
+	c := proctest.Start(b, "bench-echo", pl.PeerArgs(name), nil)
+	unpin := pl.Pin(b, 0)
 	ctx := context.Background()
 	p50 := pingPong(b, func(m []byte) error { return req.Send(ctx, m) },
 		func(buf []byte) (int, error) { return resp.Recv(ctx, buf) })
 	_ = req.Close()
+	unpin()
 	c.MustSucceed(b, childTimeout)
 	// 300,000 round trips, both sides spinning on bare loads.
 	if cr := cResult(b, "spin", "0", "300000", "0"); cr != nil {
