@@ -88,7 +88,7 @@ func BenchmarkMutexContended2Proc(b *testing.B) {
 	name, s := newShared(b)
 	pl := proctest.NewPlacement(b)
 	c := proctest.Start(b, "contend", pl.PeerArgs(name), nil)
-	waitFor(b, "child running", func() bool { return atomic.LoadUint32(&s.arrived) == 1 })
+	proctest.WaitFor(b, "child running", func() bool { return atomic.LoadUint32(&s.arrived) == 1 })
 
 	unpin := pl.Pin(b, 0)
 	b.ReportAllocs()

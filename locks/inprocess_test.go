@@ -424,7 +424,7 @@ func TestThreadEconomy(t *testing.T) {
 					done.Add(1)
 				}()
 			}
-			waitFor(t, "goroutines blocked", func() bool { return started.Load() == n })
+			proctest.WaitFor(t, "goroutines blocked", func() bool { return started.Load() == n })
 			time.Sleep(100 * time.Millisecond) // let them settle into waiting
 			th := threads(t)
 			switch kind {

@@ -1,9 +1,6 @@
 package locks
 
 import (
-	"fmt"
-	"os"
-	"strconv"
 	"testing"
 
 	"github.com/shmkit/shmkit/ctypes"
@@ -73,27 +70,14 @@ var openedSegs []*shm.Segment
 func openShared(name string) *shared {
 	seg, err := shm.Open(name, nil)
 	if err != nil {
-		fail("open: %v", err)
+		proctest.Fail("open: %v", err)
 	}
 	openedSegs = append(openedSegs, seg)
 	s, err := ctypes.View[shared](seg.Bytes())
 	if err != nil {
-		fail("view: %v", err)
+		proctest.Fail("view: %v", err)
 	}
 	return s
-}
-
-func fail(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "child: "+format+"\n", args...)
-	os.Exit(2)
-}
-
-func argInt(i int) int {
-	n, err := strconv.Atoi(proctest.Args()[i])
-	if err != nil {
-		fail("arg %d: %v", i, err)
-	}
-	return n
 }
 
 func TestMain(m *testing.M) {

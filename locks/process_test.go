@@ -20,7 +20,7 @@ import (
 var roles = map[string]proctest.Role{
 	"count": func() int { // name, n
 		s := openShared(proctest.Args()[0])
-		n := argInt(1)
+		n := proctest.ArgInt(1)
 		for i := 0; i < n; i++ {
 			s.mu.Lock()
 			s.counter++ // plain: the lock is the only guard
@@ -30,9 +30,9 @@ var roles = map[string]proctest.Role{
 	},
 	"sem": func() int { // name, iterations
 		s := openShared(proctest.Args()[0])
-		for i := argInt(1); i > 0; i-- {
+		for i := proctest.ArgInt(1); i > 0; i-- {
 			if err := s.sem.Acquire(context.Background()); err != nil {
-				fail("acquire: %v", err)
+				proctest.Fail("acquire: %v", err)
 			}
 			in := atomic.AddInt32(&s.inside, 1)
 			for {
@@ -52,13 +52,13 @@ var roles = map[string]proctest.Role{
 	"event-wait": func() int { // name, goroutines
 		s := openShared(proctest.Args()[0])
 		var wg sync.WaitGroup
-		for g := argInt(1); g > 0; g-- {
+		for g := proctest.ArgInt(1); g > 0; g-- {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				atomic.AddUint32(&s.arrived, 1)
 				if err := s.ev.Wait(context.Background()); err != nil {
-					fail("wait: %v", err)
+					proctest.Fail("wait: %v", err)
 				}
 				atomic.AddUint32(&s.woken, 1)
 			}()
@@ -69,17 +69,17 @@ var roles = map[string]proctest.Role{
 	"barrier": func() int { // name, goroutines
 		s := openShared(proctest.Args()[0])
 		var wg sync.WaitGroup
-		for g := argInt(1); g > 0; g-- {
+		for g := proctest.ArgInt(1); g > 0; g-- {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				for gen := 0; gen < barrierGens; gen++ {
 					i, err := s.bar.Wait(context.Background())
 					if err != nil {
-						fail("barrier gen %d: %v", gen, err)
+						proctest.Fail("barrier gen %d: %v", gen, err)
 					}
 					if i < 0 || i >= barrierParties {
-						fail("index %d", i)
+						proctest.Fail("index %d", i)
 					}
 					atomic.AddUint32(&s.seen[gen][i], 1)
 				}
@@ -91,7 +91,7 @@ var roles = map[string]proctest.Role{
 	"barrier-die": func() int { // name: arrive, then wait to be killed
 		s := openShared(proctest.Args()[0])
 		_, err := s.bar.Wait(context.Background())
-		fail("barrier returned %v", err)
+		proctest.Fail("barrier returned %v", err)
 		return 1
 	},
 	"cond-wait": func() int { // name
@@ -109,7 +109,7 @@ var roles = map[string]proctest.Role{
 		s.rm.Lock()
 		atomic.StoreUint32(&s.holding, 1)
 		if err := s.go_.Wait(context.Background()); err != nil {
-			fail("wait: %v", err)
+			proctest.Fail("wait: %v", err)
 		}
 		s.rm.Unlock()
 		atomic.StoreUint32(&s.holding, 2) // still held once
@@ -118,7 +118,7 @@ var roles = map[string]proctest.Role{
 	},
 	"die-holding": func() int { // name, which (0 Mutex, 1 RMutex): lock, then wait to be killed
 		s := openShared(proctest.Args()[0])
-		if argInt(1) == 0 {
+		if proctest.ArgInt(1) == 0 {
 			s.mu.Lock()
 		} else {
 			s.rm.Lock()
@@ -136,7 +136,7 @@ var roles = map[string]proctest.Role{
 			// The process's first Lock: no per-P anchor runs yet.
 			s.mu.Lock()
 			if s.mu.slot() != pendingSlot {
-				fail("first Lock covered by slot %d, want the shared pending slot", s.mu.slot())
+				proctest.Fail("first Lock covered by slot %d, want the shared pending slot", s.mu.slot())
 			}
 		case "p":
 			// Per-P anchors start on a P's first Lock; retry until ours runs.
@@ -147,7 +147,7 @@ var roles = map[string]proctest.Role{
 				}
 				s.mu.Unlock()
 				if i == 5000 {
-					fail("no per-P cover after %d tries", i)
+					proctest.Fail("no per-P cover after %d tries", i)
 				}
 				time.Sleep(time.Millisecond)
 			}
@@ -158,10 +158,10 @@ var roles = map[string]proctest.Role{
 			}
 			s.mu.Lock()
 			if k := s.mu.slot(); k < 0 || k >= pSlot(maxPCovers-1) {
-				fail("Lock with every pending slot taken covered by slot %d, want a list slot", k)
+				proctest.Fail("Lock with every pending slot taken covered by slot %d, want a list slot", k)
 			}
 		default:
-			fail("unknown cover %q", cover)
+			proctest.Fail("unknown cover %q", cover)
 		}
 		atomic.StoreUint32(&s.holding, 1)
 		for {
@@ -200,7 +200,7 @@ var roles = map[string]proctest.Role{
 		s := openShared(proctest.Args()[0])
 		atomic.StoreUint32(&s.arrived, 1)
 		if err := s.ev.Wait(context.Background()); err != nil {
-			fail("wait: %v", err)
+			proctest.Fail("wait: %v", err)
 		}
 		return 0
 	},
@@ -209,7 +209,7 @@ var roles = map[string]proctest.Role{
 		proctest.PinChild(1)
 		for {
 			if err := s.pingA.Wait(context.Background()); err != nil {
-				fail("wait: %v", err)
+				proctest.Fail("wait: %v", err)
 			}
 			s.pingA.Clear()
 			if atomic.LoadUint32(&s.stop) != 0 {
@@ -223,7 +223,7 @@ var roles = map[string]proctest.Role{
 		proctest.PinChild(1)
 		for {
 			if err := s.semA.Acquire(context.Background()); err != nil {
-				fail("acquire: %v", err)
+				proctest.Fail("acquire: %v", err)
 			}
 			if atomic.LoadUint32(&s.stop) != 0 {
 				return 0
@@ -251,14 +251,14 @@ var roles = map[string]proctest.Role{
 			case err == unix.EINTR:
 				continue
 			case err != nil:
-				fail("read: %v", err)
+				proctest.Fail("read: %v", err)
 			case n == 0:
 				return 0
 			}
 			for {
 				if _, err := unix.Write(4, buf[:]); err != unix.EINTR {
 					if err != nil {
-						fail("write: %v", err)
+						proctest.Fail("write: %v", err)
 					}
 					break
 				}
@@ -267,20 +267,7 @@ var roles = map[string]proctest.Role{
 	},
 }
 
-const childTimeout = 2 * time.Minute
-
-// waitFor polls cond until it holds; a hang fails the test instead of the
-// whole binary. It measures nothing.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(childTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
+const childTimeout = proctest.Timeout
 
 func TestCounterAcrossProcesses(t *testing.T) {
 	name, s := newShared(t)
@@ -323,10 +310,10 @@ func TestEventSetWakesAll(t *testing.T) {
 	for i := 0; i < procs; i++ {
 		cs = append(cs, proctest.Start(t, "event-wait", []string{name, strconv.Itoa(gs)}, nil))
 	}
-	waitFor(t, "waiters", func() bool { return atomic.LoadUint32(&s.arrived) == procs*gs })
+	proctest.WaitFor(t, "waiters", func() bool { return atomic.LoadUint32(&s.arrived) == procs*gs })
 	// Every waiter announced itself and the event is unset, so none can have
 	// returned; give them a moment to reach the kernel, then check.
-	waitFor(t, "sleepers", func() bool { return atomic.LoadUint32(&s.ev.word)&eventWaiters != 0 })
+	proctest.WaitFor(t, "sleepers", func() bool { return atomic.LoadUint32(&s.ev.word)&eventWaiters != 0 })
 	if w := atomic.LoadUint32(&s.woken); w != 0 {
 		t.Fatalf("%d waiters returned before Set", w)
 	}
@@ -373,13 +360,13 @@ func TestBarrierBreaksWhenWaiterDies(t *testing.T) {
 	name, s := newShared(t)
 	s.bar.Init(3)
 	c := proctest.Start(t, "barrier-die", []string{name}, nil)
-	waitFor(t, "child at barrier", func() bool { return s.bar.Waiting() == 1 })
+	proctest.WaitFor(t, "child at barrier", func() bool { return s.bar.Waiting() == 1 })
 	done := make(chan error, 1)
 	go func() {
 		_, err := s.bar.Wait(context.Background())
 		done <- err
 	}()
-	waitFor(t, "parent at barrier", func() bool { return s.bar.Waiting() == 2 })
+	proctest.WaitFor(t, "parent at barrier", func() bool { return s.bar.Waiting() == 2 })
 	c.Kill()
 	select {
 	case err := <-done:
@@ -405,9 +392,9 @@ func TestCondSignalOneBroadcastAll(t *testing.T) {
 	for i := 0; i < n; i++ {
 		cs = append(cs, proctest.Start(t, "cond-wait", []string{name}, nil))
 	}
-	waitFor(t, "waiters", func() bool { return condWaiters(atomic.LoadUint64(&s.cond.state)) == n })
+	proctest.WaitFor(t, "waiters", func() bool { return condWaiters(atomic.LoadUint64(&s.cond.state)) == n })
 	s.cond.Signal()
-	waitFor(t, "one wake-up", func() bool { return atomic.LoadUint32(&s.woken) == 1 })
+	proctest.WaitFor(t, "one wake-up", func() bool { return atomic.LoadUint32(&s.woken) == 1 })
 	// The token was taken and no other was granted: no one else can leave.
 	st := atomic.LoadUint64(&s.cond.state)
 	if condWaiters(st) != n-1 || condTokens(st) != 0 {
@@ -425,7 +412,7 @@ func TestCondSignalOneBroadcastAll(t *testing.T) {
 func TestRMutexAcrossProcesses(t *testing.T) {
 	name, s := newShared(t)
 	c := proctest.Start(t, "rmutex-hold", []string{name}, nil)
-	waitFor(t, "child holds", func() bool { return atomic.LoadUint32(&s.holding) == 1 })
+	proctest.WaitFor(t, "child holds", func() bool { return atomic.LoadUint32(&s.holding) == 1 })
 	if s.rm.TryLock() {
 		t.Fatal("TryLock succeeded while another process holds the RMutex")
 	}
@@ -466,7 +453,7 @@ func testOwnerDead(t *testing.T, which int) {
 	// Round 1: we sleep in the kernel on the lock when its holder is killed;
 	// the kernel's robust-list walk must wake us.
 	c := proctest.Start(t, "die-holding", []string{name, strconv.Itoa(which)}, nil)
-	waitFor(t, "child holds", func() bool { return atomic.LoadUint32(&s.holding) == 1 })
+	proctest.WaitFor(t, "child holds", func() bool { return atomic.LoadUint32(&s.holding) == 1 })
 	// The RMutex belongs to the goroutine that locks it: repair and unlock
 	// there.
 	res := make(chan error, 1)
@@ -478,7 +465,7 @@ func testOwnerDead(t *testing.T, which int) {
 		}
 		res <- err
 	}()
-	waitFor(t, "waiter sleeps", func() bool {
+	proctest.WaitFor(t, "waiter sleeps", func() bool {
 		select {
 		case err := <-res:
 			t.Fatalf("lock returned %v while the holder lived", err)
@@ -499,7 +486,7 @@ func testOwnerDead(t *testing.T, which int) {
 	// becomes unrecoverable.
 	atomic.StoreUint32(&s.holding, 0)
 	c = proctest.Start(t, "die-holding", []string{name, strconv.Itoa(which)}, nil)
-	waitFor(t, "child holds", func() bool { return atomic.LoadUint32(&s.holding) == 1 })
+	proctest.WaitFor(t, "child holds", func() bool { return atomic.LoadUint32(&s.holding) == 1 })
 	c.Kill()
 	if err := lockCtx(context.Background()); !errors.Is(err, ErrOwnerDead) {
 		t.Fatalf("lock after holder died: %v, want ErrOwnerDead", err)
@@ -521,7 +508,7 @@ func TestKernelReleasesEveryCover(t *testing.T) {
 	for _, cover := range []string{"shared", "p", "list"} {
 		atomic.StoreUint32(&s.holding, 0)
 		c := proctest.Start(t, "die-covered", []string{name, cover}, nil)
-		waitFor(t, "child holds", func() bool { return atomic.LoadUint32(&s.holding) == 1 })
+		proctest.WaitFor(t, "child holds", func() bool { return atomic.LoadUint32(&s.holding) == 1 })
 		c.Kill()
 		held := []*Mutex{&s.mu}
 		if cover == "list" {
@@ -561,7 +548,7 @@ func TestKillRounds(t *testing.T) {
 	for round := 0; round < rounds; round++ {
 		atomic.StoreUint32(&s.holding, 0)
 		c := proctest.Start(t, "kill-rounds", []string{name, strconv.FormatUint(seed+uint64(round), 10)}, nil)
-		waitFor(t, "child running", func() bool { return atomic.LoadUint32(&s.holding) == 1 })
+		proctest.WaitFor(t, "child running", func() bool { return atomic.LoadUint32(&s.holding) == 1 })
 		time.Sleep(time.Duration(r.IntN(20000)) * time.Microsecond)
 		c.Kill()
 		op := atomic.LoadInt32(&s.op)
@@ -590,7 +577,7 @@ func TestKillRounds(t *testing.T) {
 func TestIdleWaiterBurnsNoCPU(t *testing.T) {
 	name, s := newShared(t)
 	c := proctest.Start(t, "idle-wait", []string{name}, nil)
-	waitFor(t, "child waits", func() bool {
+	proctest.WaitFor(t, "child waits", func() bool {
 		return atomic.LoadUint32(&s.arrived) == 1 && atomic.LoadUint32(&s.ev.word)&eventWaiters != 0
 	})
 	before := cpuTicks(t, c.Pid())

@@ -261,3 +261,42 @@ func ShmFds() []string {
 	}
 	return out
 }
+
+// Timeout bounds what a test waits for from a child (WaitFor, and the
+// packages' Child.Wait calls): long enough for a loaded 2-CPU machine, short
+// enough that a hang fails the test rather than the whole binary.
+const Timeout = 2 * time.Minute
+
+// WaitFor polls cond every millisecond until it holds, and fails t if it
+// does not within Timeout. It measures nothing.
+func WaitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(Timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// Fail ends a child that cannot go on: it writes the message to standard
+// error, which the parent's test log shows, and exits with status 2.
+func Fail(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "child: "+format+"\n", args...)
+	os.Exit(2)
+}
+
+// ArgInt is a child's argument i (see Args) as an int; a child whose
+// argument is not one Fails.
+func ArgInt(i int) int {
+	a := Args()
+	if i >= len(a) {
+		Fail("no argument %d (have %q)", i, a)
+	}
+	n, err := strconv.Atoi(a[i])
+	if err != nil {
+		Fail("argument %d: %v", i, err)
+	}
+	return n
+}
