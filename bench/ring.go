@@ -20,6 +20,51 @@ import (
 // peerCtl: a cache line of its own for the control words.
 const ringOffset = 128
 
+// startRingPeer makes an anonymous segment holding a peerCtl and, at
+// ringOffset, the ring that newRing makes there with slots slots of
+// slotSize bytes (ringSize(slots, slotSize) bytes of it); then it starts
+// task on the segment, to attach to the ring. The caller defers done,
+// which ends the peer and then closes the segment.
+func startRingPeer[Q, R any](ctx context.Context, task *fork.Task[*shm.Segment, R],
+	ringSize func(slots, slotSize int) int, newRing func(mem []byte, slots, slotSize int) (Q, error),
+	slots, slotSize int) (q Q, c *peerCtl, pe *peer, done func(), err error) {
+	seg, err := shm.Anonymous(int64(ringOffset + ringSize(slots, slotSize)))
+	if err != nil {
+		return q, nil, nil, nil, err
+	}
+	defer func() {
+		if err != nil {
+			seg.Close()
+		}
+	}()
+	if c, err = viewPeer[peerCtl](seg); err != nil {
+		return q, nil, nil, nil, err
+	}
+	if q, err = newRing(seg.Bytes()[ringOffset:], slots, slotSize); err != nil {
+		return q, nil, nil, nil, err
+	}
+	if pe, err = startPeer(ctx, task, seg); err != nil {
+		return q, nil, nil, nil, err
+	}
+	return q, c, pe, func() { pe.close(); seg.Close() }, nil
+}
+
+// attachRing is the peer's side of startRingPeer: it attaches to the ring
+// at ringOffset in seg and then sets the peerCtl's ready word.
+func attachRing[Q any](seg *shm.Segment, attach func(mem []byte) (Q, error)) (Q, error) {
+	c, err := viewPeer[peerCtl](seg)
+	if err != nil {
+		var zero Q
+		return zero, err
+	}
+	q, err := attach(seg.Bytes()[ringOffset:])
+	if err != nil {
+		return q, err
+	}
+	c.ready.Store(1)
+	return q, nil
+}
+
 // fillSeq writes i into every 8-byte word of m, plus the word's index,
 // so that every payload byte carries the message's number.
 func fillSeq(m []byte, i uint64) {
@@ -47,15 +92,10 @@ var (
 	// checking that message i holds i, and returns how many it got.
 	spscPeer = fork.Register("shmkit/bench.spsc", func(ctx context.Context, seg *shm.Segment) (int64, error) {
 		defer seg.Close()
-		c, err := viewPeer[peerCtl](seg)
+		r, err := attachRing(seg, ring.AttachSPSC)
 		if err != nil {
 			return 0, err
 		}
-		r, err := ring.AttachSPSC(seg.Bytes()[ringOffset:])
-		if err != nil {
-			return 0, err
-		}
-		c.ready.Store(1)
 		buf := make([]byte, 8)
 		for i := uint64(0); ; i++ {
 			n, err := r.Recv(ctx, buf)
@@ -131,15 +171,10 @@ var (
 	// returns the messages both took.
 	mpmcPeer = fork.Register("shmkit/bench.mpmc", func(ctx context.Context, seg *shm.Segment) (int64, error) {
 		defer seg.Close()
-		c, err := viewPeer[peerCtl](seg)
+		r, err := attachRing(seg, ring.AttachMPMC)
 		if err != nil {
 			return 0, err
 		}
-		r, err := ring.AttachMPMC(seg.Bytes()[ringOffset:])
-		if err != nil {
-			return 0, err
-		}
-		c.ready.Store(1)
 		return consume2(func(buf []byte) (int, error) { return r.Recv(ctx, buf) }, ring.ErrClosed)
 	})
 )
@@ -198,24 +233,11 @@ var spscThroughput = Case{
 	Unit: "M-msgs/s",
 	run: func(ctx context.Context, o *Options, r *Result) error {
 		const slots, size = 4096, 8
-		seg, err := shm.Anonymous(int64(ringOffset + ring.SPSCSize(slots, size)))
+		q, c, pe, done, err := startRingPeer(ctx, spscPeer, ring.SPSCSize, ring.NewSPSC, slots, size)
 		if err != nil {
 			return err
 		}
-		defer seg.Close()
-		c, err := viewPeer[peerCtl](seg)
-		if err != nil {
-			return err
-		}
-		q, err := ring.NewSPSC(seg.Bytes()[ringOffset:], slots, size)
-		if err != nil {
-			return err
-		}
-		pe, err := startPeer(ctx, spscPeer, seg)
-		if err != nil {
-			return err
-		}
-		defer pe.close()
+		defer done()
 		msg := make([]byte, size)
 		var i uint64
 		send := func() error {
@@ -523,24 +545,11 @@ var mpmc2x2 = Case{
 	Unit: "M-msgs/s",
 	run: func(ctx context.Context, o *Options, r *Result) error {
 		const slots, size = 1024, 8
-		seg, err := shm.Anonymous(int64(ringOffset + ring.MPMCSize(slots, size)))
+		q, c, pe, done, err := startRingPeer(ctx, mpmcPeer, ring.MPMCSize, ring.NewMPMC, slots, size)
 		if err != nil {
 			return err
 		}
-		defer seg.Close()
-		c, err := viewPeer[peerCtl](seg)
-		if err != nil {
-			return err
-		}
-		q, err := ring.NewMPMC(seg.Bytes()[ringOffset:], slots, size)
-		if err != nil {
-			return err
-		}
-		pe, err := startPeer(ctx, mpmcPeer, seg)
-		if err != nil {
-			return err
-		}
-		defer pe.close()
+		defer done()
 		if err := waitReady(ctx, pe.p, func() bool { return c.ready.Load() == 1 }); err != nil {
 			return err
 		}
