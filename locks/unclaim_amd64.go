@@ -4,13 +4,12 @@ package locks
 
 // unclaim ends a pending cover with a plain store. On amd64 every store is
 // a release store (x86-TSO: a store is not reordered with earlier loads or
-// stores), and the call boundary of a function that is not inlined keeps
-// the compiler from moving the word's release or the list edits below it.
-// It saves the locked XCHG that atomic.Store costs (the Go runtime's own
-// StoreRel is that XCHG on amd64: it does not need the saving). The race
-// build uses the atomic form so the detector sees the synchronization.
-//
-//go:noinline
+// stores). The compiler does not move it above the word's swap either,
+// inlined or not: an atomic operation produces the memory state every later
+// store takes, so stores stay in program order around it. It saves the
+// locked XCHG that atomic.Store costs (the Go runtime's own StoreRel is that
+// XCHG on amd64). The race build uses the atomic form so the detector sees
+// the synchronization.
 func unclaim(p *uintptr) { *p = 0 }
 
 // storePending claims a per-P pending slot: a plain store, made between
