@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-const childTimeout = 2 * time.Minute
+const childTimeout = proctest.Timeout
 
 // newNamedValue makes a Value in a named segment it owns, unlinked and
 // closed when the test ends.

@@ -48,7 +48,7 @@ var benchRoles = map[string]proctest.Role{
 		proctest.PinChild(3)
 		a := proctest.Args()
 		r := attach(a[0], "spsc").(*SPSC)
-		size := argInt(1)
+		size := proctest.ArgInt(1)
 		bufs := make([][]byte, 64)
 		for i := range bufs {
 			bufs[i] = make([]byte, size)
@@ -73,11 +73,11 @@ var benchRoles = map[string]proctest.Role{
 				return 0
 			}
 			if err != nil {
-				fail("recv: %v", err)
+				proctest.Fail("recv: %v", err)
 			}
 			for _, m := range bufs[:n] {
 				if !checkSeq(m, i) {
-					fail("message %d: % x", i, m)
+					proctest.Fail("message %d: % x", i, m)
 				}
 				i++
 			}
@@ -90,11 +90,11 @@ var benchRoles = map[string]proctest.Role{
 		mem := openSegment(proctest.Args()[0])
 		req, err := AttachSPSC(mem)
 		if err != nil {
-			fail("attach: %v", err)
+			proctest.Fail("attach: %v", err)
 		}
 		resp, err := AttachSPSC(mem[pingOffset:])
 		if err != nil {
-			fail("attach: %v", err)
+			proctest.Fail("attach: %v", err)
 		}
 		buf := make([]byte, 64)
 		ctx := context.Background()
@@ -104,10 +104,10 @@ var benchRoles = map[string]proctest.Role{
 				return 0
 			}
 			if err != nil {
-				fail("recv: %v", err)
+				proctest.Fail("recv: %v", err)
 			}
 			if err := resp.Send(ctx, buf[:n]); err != nil {
-				fail("send: %v", err)
+				proctest.Fail("send: %v", err)
 			}
 		}
 	},
@@ -137,7 +137,7 @@ var benchRoles = map[string]proctest.Role{
 				return 0
 			}
 			if err != nil {
-				fail("recv: %v", err)
+				proctest.Fail("recv: %v", err)
 			}
 		}
 	},
@@ -150,7 +150,7 @@ var benchRoles = map[string]proctest.Role{
 				continue
 			}
 			if err != nil {
-				fail("read: %v", err)
+				proctest.Fail("read: %v", err)
 			}
 			if n == 0 {
 				return 0
@@ -221,7 +221,7 @@ func BenchmarkSPSCThroughput(b *testing.B) {
 				if err := r.Send(ctx, msg); err != nil {
 					b.Fatal(err)
 				}
-				waitFor(b, "child", func() bool { return r.Len() == 0 })
+				proctest.WaitFor(b, "child", func() bool { return r.Len() == 0 })
 				i := uint64(1)
 				batch := 1
 				b.ReportAllocs()
@@ -397,7 +397,7 @@ func BenchmarkBandwidth64KiB(b *testing.B) {
 			for range 2 * slots { // fault the ring's pages in
 				_ = r.Send(ctx, src)
 			}
-			waitFor(b, "child", func() bool { return r.Len() == 0 })
+			proctest.WaitFor(b, "child", func() bool { return r.Len() == 0 })
 			b.SetBytes(size)
 			b.ReportAllocs()
 			for b.Loop() {
@@ -554,15 +554,15 @@ func init() {
 	roles["bench-select-echo"] = func() int {
 		a := proctest.Args()
 		mem := openSegment(a[0])
-		k := argInt(1)
+		k := proctest.ArgInt(1)
 		req, err := AttachSPSC(mem)
 		if err != nil {
-			fail("attach: %v", err)
+			proctest.Fail("attach: %v", err)
 		}
 		reps := make([]*SPSC, k)
 		for i := range reps {
 			if reps[i], err = AttachSPSC(mem[(i+1)*pingOffset:]); err != nil {
-				fail("attach: %v", err)
+				proctest.Fail("attach: %v", err)
 			}
 		}
 		asleep := a[2] == "asleep"
@@ -574,7 +574,7 @@ func init() {
 				return 0
 			}
 			if err != nil || n != 16 {
-				fail("recv: %d %v", n, err)
+				proctest.Fail("recv: %d %v", n, err)
 			}
 			if asleep { // busy: a timer sleep would overshoot by far
 				for t0 := time.Now(); time.Since(t0) < selectPause; {
@@ -583,7 +583,7 @@ func init() {
 			}
 			seq := binary.LittleEndian.Uint64(buf)
 			if err := reps[seq%uint64(k)].Send(ctx, buf[:16]); err != nil {
-				fail("send: %v", err)
+				proctest.Fail("send: %v", err)
 			}
 		}
 	}
@@ -593,12 +593,12 @@ func init() {
 	roles["bench-queue-put"] = func() int {
 		var r QueueRef
 		if err := json.Unmarshal([]byte(proctest.Args()[0]), &r); err != nil {
-			fail("ref: %v", err)
+			proctest.Fail("ref: %v", err)
 		}
 		shm.Adopt(r.Seg.PID, r.Seg.ID, 3)
 		q, err := OpenQueue[int](r, nil)
 		if err != nil {
-			fail("open: %v", err)
+			proctest.Fail("open: %v", err)
 		}
 		ctx := context.Background()
 		if proctest.Args()[1] == "batch" {
@@ -611,7 +611,7 @@ func init() {
 					if err == ErrClosed {
 						return 0
 					}
-					fail("put %d: %v", i, err)
+					proctest.Fail("put %d: %v", i, err)
 				}
 			}
 		}
@@ -620,7 +620,7 @@ func init() {
 				if err == ErrClosed {
 					return 0
 				}
-				fail("put %d: %v", i, err)
+				proctest.Fail("put %d: %v", i, err)
 			}
 		}
 	}
@@ -639,7 +639,7 @@ func init() {
 					return 0
 				}
 				if err != nil {
-					fail("write: %v", err)
+					proctest.Fail("write: %v", err)
 				}
 				break
 			}
@@ -651,12 +651,12 @@ func init() {
 	roles["bench-conn"] = func() int {
 		var r ConnRef
 		if err := json.Unmarshal([]byte(proctest.Args()[0]), &r); err != nil {
-			fail("ref: %v", err)
+			proctest.Fail("ref: %v", err)
 		}
 		shm.Adopt(r.Seg.PID, r.Seg.ID, 3)
 		c, err := OpenConn(r)
 		if err != nil {
-			fail("open: %v", err)
+			proctest.Fail("open: %v", err)
 		}
 		ctx := context.Background()
 		buf := make([]byte, 64<<10)
@@ -668,12 +668,12 @@ func init() {
 				return 0
 			}
 			if err != nil {
-				fail("recv: %v", err)
+				proctest.Fail("recv: %v", err)
 			}
 			total += n
 			if proctest.Args()[1] == "echo" {
 				if err := c.Send(ctx, buf[:n]); err != nil {
-					fail("send: %v", err)
+					proctest.Fail("send: %v", err)
 				}
 			}
 		}

@@ -21,12 +21,12 @@ func init() {
 	roles["pipe-echo"] = func() int {
 		var r ConnRef
 		if err := json.Unmarshal([]byte(proctest.Args()[0]), &r); err != nil {
-			fail("ref: %v", err)
+			proctest.Fail("ref: %v", err)
 		}
 		shm.Adopt(r.Seg.PID, r.Seg.ID, 3)
 		c, err := OpenConn(r)
 		if err != nil {
-			fail("open: %v", err)
+			proctest.Fail("open: %v", err)
 		}
 		ctx := context.Background()
 		for {
@@ -35,10 +35,10 @@ func init() {
 				return 0
 			}
 			if err != nil {
-				fail("recv: %v", err)
+				proctest.Fail("recv: %v", err)
 			}
 			if err := c.Send(ctx, msg); err != nil {
-				fail("send: %v", err)
+				proctest.Fail("send: %v", err)
 			}
 		}
 	}

@@ -1,9 +1,6 @@
 package ring
 
 import (
-	"fmt"
-	"os"
-	"strconv"
 	"testing"
 
 	"github.com/shmkit/shmkit/ctypes"
@@ -48,7 +45,7 @@ var childSegments []*shm.Segment
 func anonSegment(size int) []byte {
 	seg, err := shm.Anonymous(int64(size))
 	if err != nil {
-		fail("anonymous segment: %v", err)
+		proctest.Fail("anonymous segment: %v", err)
 	}
 	childSegments = append(childSegments, seg)
 	return seg.Bytes()
@@ -58,21 +55,8 @@ func anonSegment(size int) []byte {
 func openSegment(name string) []byte {
 	seg, err := shm.Open(name, nil)
 	if err != nil {
-		fail("open %s: %v", name, err)
+		proctest.Fail("open %s: %v", name, err)
 	}
 	childSegments = append(childSegments, seg)
 	return seg.Bytes()
-}
-
-func fail(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "child: "+format+"\n", args...)
-	os.Exit(2)
-}
-
-func argInt(i int) int {
-	n, err := strconv.Atoi(proctest.Args()[i])
-	if err != nil {
-		fail("arg %d: %v", i, err)
-	}
-	return n
 }

@@ -20,7 +20,7 @@ import (
 // offset 0 and, for the MPMC stress test, a history bitmap after it;
 // children re-executed from the test binary attach by name.
 
-const childTimeout = 2 * time.Minute
+const childTimeout = proctest.Timeout
 
 // attach opens the ring of kind ("spsc" or "mpmc") at the start of a
 // segment in a child.
@@ -29,13 +29,13 @@ func attach(name, kind string) anyRing {
 	if kind == "spsc" {
 		r, err := AttachSPSC(mem)
 		if err != nil {
-			fail("attach: %v", err)
+			proctest.Fail("attach: %v", err)
 		}
 		return r
 	}
 	r, err := AttachMPMC(mem)
 	if err != nil {
-		fail("attach: %v", err)
+		proctest.Fail("attach: %v", err)
 	}
 	return r
 }
@@ -47,7 +47,7 @@ func histAt(mem []byte, ringSize, producers, perProd int) *history {
 	off := histOffset(ringSize)
 	words, err := ctypes.Slice[uint32](mem[off:], (producers*perProd+31)/32)
 	if err != nil {
-		fail("history: %v", err)
+		proctest.Fail("history: %v", err)
 	}
 	return &history{bits: words, perProd: perProd}
 }
@@ -57,8 +57,8 @@ var roles = map[string]proctest.Role{
 	"produce": func() int {
 		a := proctest.Args()
 		r := attach(a[0], a[1])
-		if err := produce(context.Background(), r, 0, argInt(2), argInt(3)); err != nil {
-			fail("%v", err)
+		if err := produce(context.Background(), r, 0, proctest.ArgInt(2), proctest.ArgInt(3)); err != nil {
+			proctest.Fail("%v", err)
 		}
 		_ = r.Close()
 		return 0
@@ -68,7 +68,7 @@ var roles = map[string]proctest.Role{
 	"consume-ordered": func() int {
 		a := proctest.Args()
 		r := attach(a[0], a[1])
-		n := argInt(2)
+		n := proctest.ArgInt(2)
 		bufs := make([][]byte, 16)
 		for i := range bufs {
 			bufs[i] = make([]byte, r.SlotSize())
@@ -80,18 +80,18 @@ var roles = map[string]proctest.Role{
 				break
 			}
 			if err != nil {
-				fail("recv after %d: %v", next, err)
+				proctest.Fail("recv after %d: %v", next, err)
 			}
 			for _, m := range bufs[:k] {
 				p, s, err := checkMsg(m)
 				if err != nil || p != 0 || s != next {
-					fail("message %d: producer %d seq %d: %v", next, p, s, err)
+					proctest.Fail("message %d: producer %d seq %d: %v", next, p, s, err)
 				}
 				next++
 			}
 		}
 		if next != uint64(n) {
-			fail("received %d messages, want %d", next, n)
+			proctest.Fail("received %d messages, want %d", next, n)
 		}
 		return 0
 	},
@@ -100,8 +100,8 @@ var roles = map[string]proctest.Role{
 	"mpmc-produce": func() int {
 		a := proctest.Args()
 		r := attach(a[0], "mpmc")
-		if err := produce(context.Background(), r, uint64(argInt(1)), argInt(2), argInt(3)); err != nil {
-			fail("%v", err)
+		if err := produce(context.Background(), r, uint64(proctest.ArgInt(1)), proctest.ArgInt(2), proctest.ArgInt(3)); err != nil {
+			proctest.Fail("%v", err)
 		}
 		return 0
 	},
@@ -112,11 +112,11 @@ var roles = map[string]proctest.Role{
 		mem := openSegment(a[0])
 		r, err := AttachMPMC(mem)
 		if err != nil {
-			fail("attach: %v", err)
+			proctest.Fail("attach: %v", err)
 		}
-		h := histAt(mem, MPMCSize(r.Cap(), r.SlotSize()), argInt(1), argInt(2))
-		if _, err := consume(context.Background(), r, h, argInt(3), nil); err != nil {
-			fail("%v", err)
+		h := histAt(mem, MPMCSize(r.Cap(), r.SlotSize()), proctest.ArgInt(1), proctest.ArgInt(2))
+		if _, err := consume(context.Background(), r, h, proctest.ArgInt(3), nil); err != nil {
+			proctest.Fail("%v", err)
 		}
 		return 0
 	},
@@ -124,8 +124,8 @@ var roles = map[string]proctest.Role{
 	"produce-forever": func() int {
 		a := proctest.Args()
 		r := attach(a[0], a[1])
-		if err := produce(context.Background(), r, uint64(argInt(2)), 1<<62, 1); err != nil {
-			fail("%v", err)
+		if err := produce(context.Background(), r, uint64(proctest.ArgInt(2)), 1<<62, 1); err != nil {
+			proctest.Fail("%v", err)
 		}
 		return 0
 	},
@@ -136,9 +136,9 @@ var roles = map[string]proctest.Role{
 		r := attach(a[0], "mpmc").(*MPMC)
 		pos, _, err := r.claimSend(1)
 		if err != nil {
-			fail("claim: %v", err)
+			proctest.Fail("claim: %v", err)
 		}
-		if argInt(1) == 1 {
+		if proctest.ArgInt(1) == 1 {
 			atomic.StoreUint64(&r.words[r.index(pos)+1], uint64(r.tag(pos, 0))<<32|5)
 		}
 		copy(r.payload(pos), "torn?")
@@ -154,7 +154,7 @@ var roles = map[string]proctest.Role{
 		r := attach(a[0], "mpmc").(*MPMC)
 		pos, _, _, err := r.claimRecv([][]byte{make([]byte, r.SlotSize())}, false)
 		if err != nil {
-			fail("claim: %v", err)
+			proctest.Fail("claim: %v", err)
 		}
 		atomic.StoreUint64(&r.words[r.index(pos)+1], uint64(r.tag(pos, tagConsumer))<<32)
 		os.Stdout.WriteString("claimed\n")
@@ -166,7 +166,7 @@ var roles = map[string]proctest.Role{
 	"spsc-recv-hang": func() int {
 		r := attach(proctest.Args()[0], "spsc")
 		if _, err := r.Recv(context.Background(), make([]byte, r.SlotSize())); err != nil {
-			fail("recv: %v", err)
+			proctest.Fail("recv: %v", err)
 		}
 		for {
 			time.Sleep(time.Hour)
@@ -177,13 +177,13 @@ var roles = map[string]proctest.Role{
 		a := proctest.Args()
 		r := attach(a[0], a[1])
 		buf := make([]byte, r.SlotSize())
-		for i := range argInt(2) {
+		for i := range proctest.ArgInt(2) {
 			if _, err := r.Recv(context.Background(), buf); err != nil {
-				fail("message %d: %v", i, err)
+				proctest.Fail("message %d: %v", i, err)
 			}
 		}
 		if _, err := r.Recv(context.Background(), buf); err != ErrClosed {
-			fail("after the messages: %v, want ErrClosed", err)
+			proctest.Fail("after the messages: %v, want ErrClosed", err)
 		}
 		return 0
 	},
@@ -197,7 +197,7 @@ var roles = map[string]proctest.Role{
 				return 0
 			}
 			if err != nil {
-				fail("send: %v", err)
+				proctest.Fail("send: %v", err)
 			}
 		}
 	},
@@ -205,7 +205,7 @@ var roles = map[string]proctest.Role{
 	"close": func() int {
 		a := proctest.Args()
 		r := attach(a[0], a[1])
-		time.Sleep(time.Duration(argInt(2)) * time.Millisecond)
+		time.Sleep(time.Duration(proctest.ArgInt(2)) * time.Millisecond)
 		_ = r.Close()
 		return 0
 	},
@@ -419,7 +419,7 @@ func TestMPMCDeadClaimant(t *testing.T) {
 			r := ring.(*MPMC)
 			_ = r.TrySend([]byte("before"))
 			c := proctest.Start(t, "mpmc-claim-hang", []string{name, tagged}, nil)
-			waitFor(t, "claim", func() bool { return strings.Contains(c.Output(), "claimed") })
+			proctest.WaitFor(t, "claim", func() bool { return strings.Contains(c.Output(), "claimed") })
 			c.Kill()
 			if err := r.TrySend([]byte("after")); err != nil {
 				t.Fatal(err)
@@ -454,7 +454,7 @@ func TestMPMCDeadConsumer(t *testing.T) {
 	r := ring.(*MPMC)
 	_ = r.TrySend([]byte("lost"))
 	c := proctest.Start(t, "mpmc-take-hang", []string{name}, nil)
-	waitFor(t, "claim", func() bool { return strings.Contains(c.Output(), "claimed") })
+	proctest.WaitFor(t, "claim", func() bool { return strings.Contains(c.Output(), "claimed") })
 	c.Kill()
 	_ = r.TrySend([]byte("one"))
 	ctx, cancel := context.WithTimeout(context.Background(), childTimeout)
@@ -479,7 +479,7 @@ func TestSPSCPeerDied(t *testing.T) {
 	r := ring.(*SPSC)
 	_ = r.TrySend([]byte("a"))
 	c := proctest.Start(t, "spsc-recv-hang", []string{name}, nil)
-	waitFor(t, "receive", func() bool { return r.Len() == 0 })
+	proctest.WaitFor(t, "receive", func() bool { return r.Len() == 0 })
 	c.Kill()
 	ctx, cancel := context.WithTimeout(context.Background(), childTimeout)
 	defer cancel()
@@ -494,7 +494,7 @@ func TestSPSCPeerDied(t *testing.T) {
 	name, _, ring = newRingSegment(t, "spsc", 2, 64, 0)
 	r = ring.(*SPSC)
 	c = proctest.Start(t, "produce-forever", []string{name, "spsc", "0"}, nil)
-	waitFor(t, "send", func() bool { return r.Len() == 2 })
+	proctest.WaitFor(t, "send", func() bool { return r.Len() == 2 })
 	c.Kill()
 	buf := make([]byte, 64)
 	for err = nil; err == nil; {
@@ -563,19 +563,6 @@ func notFullWord(t testing.TB, mem []byte) *uint32 {
 		t.Fatal(err)
 	}
 	return &c.notFull
-}
-
-// waitFor polls cond until it holds; a hang fails the test instead of the
-// whole binary. It measures nothing.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(childTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 // segmentRace publishes a plain Go variable through rings in a mapped

@@ -27,19 +27,19 @@ func init() {
 	roles["queue-consume"] = func() int {
 		var r QueueRef
 		if err := json.Unmarshal([]byte(proctest.Args()[0]), &r); err != nil {
-			fail("ref: %v", err)
+			proctest.Fail("ref: %v", err)
 		}
 		shm.Adopt(r.Seg.PID, r.Seg.ID, 3)
 		ctx := context.Background()
 		jq, err := OpenJoinableQueue[item](r, nil)
 		if err != nil {
-			fail("open: %v", err)
+			proctest.Fail("open: %v", err)
 		}
 		n := 0
 		for {
 			it, err := jq.Get(ctx)
 			if err != nil {
-				fail("get: %v", err)
+				proctest.Fail("get: %v", err)
 			}
 			if it.Seq < 0 {
 				_ = jq.TaskDone()
@@ -48,7 +48,7 @@ func init() {
 			n++
 			time.Sleep(time.Microsecond)
 			if err := jq.TaskDone(); err != nil {
-				fail("task done: %v", err)
+				proctest.Fail("task done: %v", err)
 			}
 		}
 		if n == 0 {
@@ -61,19 +61,19 @@ func init() {
 	roles["queue-big"] = func() int {
 		var r QueueRef
 		if err := json.Unmarshal([]byte(proctest.Args()[0]), &r); err != nil {
-			fail("ref: %v", err)
+			proctest.Fail("ref: %v", err)
 		}
 		shm.Adopt(r.Seg.PID, r.Seg.ID, 3)
 		q, err := OpenQueue[[]string](r, nil)
 		if err != nil {
-			fail("open: %v", err)
+			proctest.Fail("open: %v", err)
 		}
 		v, err := q.Get(context.Background())
 		if err != nil {
-			fail("get: %v", err)
+			proctest.Fail("get: %v", err)
 		}
 		if len(v) != 5000 || v[4999] != strings.Repeat("z", 20) {
-			fail("big value: %d", len(v))
+			proctest.Fail("big value: %d", len(v))
 		}
 		return 0
 	}

@@ -427,18 +427,18 @@ func init() {
 		a := proctest.Args()
 		g, err := mapSelectSeg(openSegment(a[0]), false)
 		if err != nil {
-			fail("attach: %v", err)
+			proctest.Fail("attach: %v", err)
 		}
-		rng := rand.New(rand.NewPCG(uint64(argInt(1)), 2))
+		rng := rand.New(rand.NewPCG(uint64(proctest.ArgInt(1)), 2))
 		ctx := context.Background()
 		buf := make([]byte, 16)
 		waitAck := func(round int) {
 			n, err := g.ack.Recv(ctx, buf)
 			if err != nil || n != 8 || binary.LittleEndian.Uint64(buf) != uint64(round) {
-				fail("ack %d: %d bytes, %v", round, n, err)
+				proctest.Fail("ack %d: %d bytes, %v", round, n, err)
 			}
 		}
-		rounds := argInt(2)
+		rounds := proctest.ArgInt(2)
 		for i := range rounds {
 			k := rng.IntN(4)
 			switch rng.IntN(3) {
@@ -461,7 +461,7 @@ func init() {
 				g.ev.Set()
 			}
 			if err != nil {
-				fail("send %d on %d: %v", i, k, err)
+				proctest.Fail("send %d on %d: %v", i, k, err)
 			}
 			waitAck(i)
 		}
