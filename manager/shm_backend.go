@@ -783,30 +783,28 @@ func (b *shmBackend) eventIsSet(ctx context.Context, obj string) (bool, error) {
 
 func (b *shmBackend) eventWait(ctx context.Context, obj string) error {
 	return b.simple(obj, func(o *shmObject) error {
-		if o.e.event.IsSet() {
-			return nil
-		}
-		wctx, cancel := b.waitContext(ctx)
-		defer cancel()
-		if err := o.e.event.Wait(wctx); err != nil {
-			return b.waitErr(ctx, err)
-		}
-		return nil
+		return b.block(ctx, o.e.event.IsSet, o.e.event.Wait)
 	})
 }
 
 func (b *shmBackend) semAcquire(ctx context.Context, obj string) error {
 	return b.simple(obj, func(o *shmObject) error {
-		if o.e.sem.TryAcquire() {
-			return nil
-		}
-		wctx, cancel := b.waitContext(ctx)
-		defer cancel()
-		if err := o.e.sem.Acquire(wctx); err != nil {
-			return b.waitErr(ctx, err)
-		}
-		return nil
+		return b.block(ctx, o.e.sem.TryAcquire, o.e.sem.Acquire)
 	})
+}
+
+// block returns at once if try succeeds; otherwise it runs wait under the
+// manager's wait context (see waitContext) and maps its error (waitErr).
+func (b *shmBackend) block(ctx context.Context, try func() bool, wait func(context.Context) error) error {
+	if try() {
+		return nil
+	}
+	wctx, cancel := b.waitContext(ctx)
+	defer cancel()
+	if err := wait(wctx); err != nil {
+		return b.waitErr(ctx, err)
+	}
+	return nil
 }
 
 func (b *shmBackend) semRelease(ctx context.Context, obj string) error {
