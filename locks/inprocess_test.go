@@ -23,30 +23,17 @@ import (
 
 func TestMutexHeapRace(t *testing.T) {
 	var m Mutex
-	plain := 0 // guarded only by m
-	var wg sync.WaitGroup
-	for g := 0; g < 4; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < 5000; i++ {
-				if i%3 == 0 {
-					if err := m.LockContext(context.Background()); err != nil {
-						t.Error(err)
-						return
-					}
-				} else if !m.TryLock() {
-					m.Lock()
-				}
-				plain++
-				m.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	if plain != 20000 {
-		t.Fatalf("plain = %d", plain)
-	}
+	// Every third Lock is a LockContext, the others a TryLock that falls
+	// back to Lock.
+	hammer(t, 4, 5000, func(i int) error {
+		if i%3 == 0 {
+			return m.LockContext(context.Background())
+		}
+		if !m.TryLock() {
+			m.Lock()
+		}
+		return nil
+	}, m.Unlock)
 	if n := heldCount(); n != 0 {
 		t.Fatalf("%d mutexes left on the robust list", n)
 	}
@@ -61,85 +48,19 @@ func TestMutexHeapRace(t *testing.T) {
 func TestSegmentRace(t *testing.T) {
 	_, s := newShared(t)
 	s.sem.Init(1)
-	plain := 0
-	var wg sync.WaitGroup
-	for g := 0; g < 2; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < 2000; i++ {
-				if err := s.sem.Acquire(context.Background()); err != nil {
-					t.Error(err)
-					return
-				}
-				plain++
-				s.sem.Release()
-			}
-		}()
-	}
-	wg.Wait()
-	if plain != 4000 {
-		t.Fatalf("plain = %d", plain)
-	}
-	msg := ""
-	done := make(chan string)
-	go func() {
-		if err := s.ev.Wait(context.Background()); err != nil {
-			t.Error(err)
-		}
-		done <- msg
-	}()
-	msg = "published before Set"
-	s.ev.Set()
-	if got := <-done; got != msg {
-		t.Fatal(got)
-	}
+	hammer(t, 2, 2000, func(int) error { return s.sem.Acquire(context.Background()) }, s.sem.Release)
+	setPublishes(t, &s.ev, 1)
 }
 
 func TestPrimitivesHeapRace(t *testing.T) {
 	t.Run("Semaphore", func(t *testing.T) {
 		var s Semaphore
 		s.Init(1)
-		plain := 0
-		var wg sync.WaitGroup
-		for g := 0; g < 4; g++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := 0; i < 2000; i++ {
-					if err := s.Acquire(context.Background()); err != nil {
-						t.Error(err)
-						return
-					}
-					plain++
-					s.Release()
-				}
-			}()
-		}
-		wg.Wait()
-		if plain != 8000 {
-			t.Fatal(plain)
-		}
+		hammer(t, 4, 2000, func(int) error { return s.Acquire(context.Background()) }, s.Release)
 	})
 	t.Run("Event", func(t *testing.T) {
 		var e Event
-		data := 0
-		done := make(chan int)
-		for g := 0; g < 4; g++ {
-			go func() {
-				if err := e.Wait(context.Background()); err != nil {
-					t.Error(err)
-				}
-				done <- data
-			}()
-		}
-		data = 42
-		e.Set()
-		for g := 0; g < 4; g++ {
-			if v := <-done; v != 42 {
-				t.Fatal(v)
-			}
-		}
+		setPublishes(t, &e, 4)
 	})
 	t.Run("Cond", func(t *testing.T) {
 		var m Mutex
@@ -178,32 +99,26 @@ func TestPrimitivesHeapRace(t *testing.T) {
 		b.Init(parties)
 		var seen [gens][parties]atomic.Int32
 		plain := make([]int, parties) // each written by its goroutine, read by all after the barrier
-		var wg sync.WaitGroup
-		for g := 0; g < parties; g++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for gen := 0; gen < gens; gen++ {
-					plain[g] = gen
-					i, err := b.Wait(context.Background())
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					seen[gen][i].Add(1)
-					for k := range plain {
-						if plain[k] != gen {
-							t.Errorf("gen %d: party %d at %d", gen, k, plain[k])
-						}
-					}
-					if _, err := b.Wait(context.Background()); err != nil {
-						t.Error(err)
-						return
+		runGoroutines(parties, func(g int) {
+			for gen := 0; gen < gens; gen++ {
+				plain[g] = gen
+				i, err := b.Wait(context.Background())
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				seen[gen][i].Add(1)
+				for k := range plain {
+					if plain[k] != gen {
+						t.Errorf("gen %d: party %d at %d", gen, k, plain[k])
 					}
 				}
-			}()
-		}
-		wg.Wait()
+				if _, err := b.Wait(context.Background()); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
 		for gen := range seen {
 			for i := range seen[gen] {
 				if seen[gen][i].Load() != 1 {
@@ -214,26 +129,73 @@ func TestPrimitivesHeapRace(t *testing.T) {
 	})
 	t.Run("RMutex", func(t *testing.T) {
 		var r RMutex
-		plain := 0
-		var wg sync.WaitGroup
-		for g := 0; g < 4; g++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := 0; i < 1000; i++ {
-					r.Lock()
-					r.Lock()
-					plain++
-					r.Unlock()
-					r.Unlock()
-				}
-			}()
-		}
-		wg.Wait()
-		if plain != 4000 {
-			t.Fatal(plain)
+		// Each round re-enters: two Locks, two Unlocks.
+		hammer(t, 4, 1000, func(int) error {
+			r.Lock()
+			r.Lock()
+			return nil
+		}, func() {
+			r.Unlock()
+			r.Unlock()
+		})
+	})
+}
+
+// runGoroutines runs body in n goroutines, passing each its index, and
+// returns when all have returned.
+func runGoroutines(n int, body func(g int)) {
+	var wg sync.WaitGroup
+	for g := range n {
+		wg.Go(func() { body(g) })
+	}
+	wg.Wait()
+}
+
+// hammer runs goroutines goroutines that each, iters times, take a lock with
+// acquire (i is the iteration), increment a plain counter that only the lock
+// guards, and release it. It fails t if acquire returns an error (which ends
+// that goroutine) or if an increment was lost; under -race, the detector
+// also reports the increments as a data race unless the lock orders them.
+func hammer(t *testing.T, goroutines, iters int, acquire func(i int) error, release func()) {
+	t.Helper()
+	plain := 0 // guarded only by the lock under test
+	runGoroutines(goroutines, func(int) {
+		for i := range iters {
+			if err := acquire(i); err != nil {
+				t.Error(err)
+				return
+			}
+			plain++
+			release()
 		}
 	})
+	if want := goroutines * iters; plain != want {
+		t.Fatalf("plain = %d, want %d", plain, want)
+	}
+}
+
+// setPublishes starts waiters goroutines that Wait on e and then read a
+// plain variable which is written before Set: each must return without an
+// error and read the write.
+func setPublishes(t *testing.T, e *Event, waiters int) {
+	t.Helper()
+	data := 0
+	done := make(chan int, waiters)
+	for range waiters {
+		go func() {
+			if err := e.Wait(context.Background()); err != nil {
+				t.Error(err)
+			}
+			done <- data
+		}()
+	}
+	data = 42 // published before Set
+	e.Set()
+	for range waiters {
+		if v := <-done; v != 42 {
+			t.Fatalf("a waiter read %d after Set, want 42", v)
+		}
+	}
 }
 
 func TestRMutexOwnership(t *testing.T) {
@@ -295,22 +257,16 @@ func TestBoundedSemaphoreNeverExceedsBound(t *testing.T) {
 		}
 	}
 	var ok, over atomic.Int32
-	var wg sync.WaitGroup
-	for g := 0; g < 50; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			switch err := b.Release(); {
-			case err == nil:
-				ok.Add(1)
-			case errors.Is(err, ErrOverRelease):
-				over.Add(1)
-			default:
-				t.Error(err)
-			}
-		}()
-	}
-	wg.Wait()
+	runGoroutines(50, func(int) {
+		switch err := b.Release(); {
+		case err == nil:
+			ok.Add(1)
+		case errors.Is(err, ErrOverRelease):
+			over.Add(1)
+		default:
+			t.Error(err)
+		}
+	})
 	if ok.Load() != 2 || over.Load() != 48 || b.Value() != 5 {
 		t.Fatalf("%d releases succeeded, %d refused, value %d; want 2, 48, 5", ok.Load(), over.Load(), b.Value())
 	}
@@ -550,36 +506,29 @@ func TestPCovers(t *testing.T) {
 	var ms [16]Mutex
 	var byP atomic.Int64
 	handoff := make(chan *Mutex)
-	var wg, unlockers sync.WaitGroup
-	unlockers.Add(1)
-	go func() {
-		defer unlockers.Done()
+	var unlockers sync.WaitGroup
+	unlockers.Go(func() {
 		for m := range handoff {
 			m.Unlock()
 		}
-	}()
-	for g := range 2 * runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range 3000 {
-				m := &ms[(g*5+i)%len(ms)]
-				m.Lock()
-				if m.pCovered() >= 0 {
-					byP.Add(1)
-				}
-				if !m.Held() {
-					t.Error("a held Mutex does not read as held by this process")
-				}
-				if i%16 == 0 {
-					handoff <- m // unlocked by another goroutine, maybe on another P
-				} else {
-					m.Unlock()
-				}
+	})
+	runGoroutines(2*runtime.GOMAXPROCS(0), func(g int) {
+		for i := range 3000 {
+			m := &ms[(g*5+i)%len(ms)]
+			m.Lock()
+			if m.pCovered() >= 0 {
+				byP.Add(1)
 			}
-		}()
-	}
-	wg.Wait()
+			if !m.Held() {
+				t.Error("a held Mutex does not read as held by this process")
+			}
+			if i%16 == 0 {
+				handoff <- m // unlocked by another goroutine, maybe on another P
+			} else {
+				m.Unlock()
+			}
+		}
+	})
 	close(handoff)
 	unlockers.Wait()
 	if n := heldCount(); n != 0 {

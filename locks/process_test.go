@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -51,41 +50,29 @@ var roles = map[string]proctest.Role{
 	},
 	"event-wait": func() int { // name, goroutines
 		s := openShared(proctest.Args()[0])
-		var wg sync.WaitGroup
-		for g := proctest.ArgInt(1); g > 0; g-- {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				atomic.AddUint32(&s.arrived, 1)
-				if err := s.ev.Wait(context.Background()); err != nil {
-					proctest.Fail("wait: %v", err)
-				}
-				atomic.AddUint32(&s.woken, 1)
-			}()
-		}
-		wg.Wait()
+		runGoroutines(proctest.ArgInt(1), func(int) {
+			atomic.AddUint32(&s.arrived, 1)
+			if err := s.ev.Wait(context.Background()); err != nil {
+				proctest.Fail("wait: %v", err)
+			}
+			atomic.AddUint32(&s.woken, 1)
+		})
 		return 0
 	},
 	"barrier": func() int { // name, goroutines
 		s := openShared(proctest.Args()[0])
-		var wg sync.WaitGroup
-		for g := proctest.ArgInt(1); g > 0; g-- {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for gen := 0; gen < barrierGens; gen++ {
-					i, err := s.bar.Wait(context.Background())
-					if err != nil {
-						proctest.Fail("barrier gen %d: %v", gen, err)
-					}
-					if i < 0 || i >= barrierParties {
-						proctest.Fail("index %d", i)
-					}
-					atomic.AddUint32(&s.seen[gen][i], 1)
+		runGoroutines(proctest.ArgInt(1), func(int) {
+			for gen := 0; gen < barrierGens; gen++ {
+				i, err := s.bar.Wait(context.Background())
+				if err != nil {
+					proctest.Fail("barrier gen %d: %v", gen, err)
 				}
-			}()
-		}
-		wg.Wait()
+				if i < 0 || i >= barrierParties {
+					proctest.Fail("index %d", i)
+				}
+				atomic.AddUint32(&s.seen[gen][i], 1)
+			}
+		})
 		return 0
 	},
 	"barrier-die": func() int { // name: arrive, then wait to be killed
@@ -124,10 +111,7 @@ var roles = map[string]proctest.Role{
 			s.rm.Lock()
 			s.rm.Lock()
 		}
-		atomic.StoreUint32(&s.holding, 1)
-		for {
-			time.Sleep(time.Hour) // not select{}: the runtime would call that a deadlock
-		}
+		return holdUntilKilled(s)
 	},
 	"die-covered": func() int { // name, cover (shared, p, list): lock s.mu under that cover, wait to be killed
 		s := openShared(proctest.Args()[0])
@@ -163,10 +147,7 @@ var roles = map[string]proctest.Role{
 		default:
 			proctest.Fail("unknown cover %q", cover)
 		}
-		atomic.StoreUint32(&s.holding, 1)
-		for {
-			time.Sleep(time.Hour)
-		}
+		return holdUntilKilled(s)
 	},
 	"kill-rounds": func() int { // name, seed: lock random subsets forever
 		s := openShared(proctest.Args()[0])
@@ -206,30 +187,17 @@ var roles = map[string]proctest.Role{
 	},
 	"pingpong-event": func() int { // name [cpu]: answer pingA with pingB until stop
 		s := openShared(proctest.Args()[0])
-		proctest.PinChild(1)
-		for {
+		return answerPings(s, func() error {
 			if err := s.pingA.Wait(context.Background()); err != nil {
-				proctest.Fail("wait: %v", err)
+				return err
 			}
 			s.pingA.Clear()
-			if atomic.LoadUint32(&s.stop) != 0 {
-				return 0
-			}
-			s.pingB.Set()
-		}
+			return nil
+		}, s.pingB.Set)
 	},
 	"pingpong-sem": func() int { // name [cpu]: answer semA with semB until stop
 		s := openShared(proctest.Args()[0])
-		proctest.PinChild(1)
-		for {
-			if err := s.semA.Acquire(context.Background()); err != nil {
-				proctest.Fail("acquire: %v", err)
-			}
-			if atomic.LoadUint32(&s.stop) != 0 {
-				return 0
-			}
-			s.semB.Release()
-		}
+		return answerPings(s, func() error { return s.semA.Acquire(context.Background()) }, s.semB.Release)
 	},
 	"contend": func() int { // name [cpu]: increment under mu until stop
 		s := openShared(proctest.Args()[0])
@@ -267,18 +235,66 @@ var roles = map[string]proctest.Role{
 	},
 }
 
+// holdUntilKilled tells the parent, through s.holding, that this child
+// holds its locks, then waits to be killed.
+func holdUntilKilled(s *shared) int {
+	atomic.StoreUint32(&s.holding, 1)
+	for {
+		time.Sleep(time.Hour) // not select{}: the runtime would call that a deadlock
+	}
+}
+
+// answerPings is a ping-pong child's loop: pinned to the CPU in its
+// argument 1, if any, it answers each of the parent's pings with a pong
+// until the parent sets s.stop. ping waits for a ping, pong answers it.
+func answerPings(s *shared, ping func() error, pong func()) int {
+	proctest.PinChild(1)
+	for {
+		if err := ping(); err != nil {
+			proctest.Fail("ping: %v", err)
+		}
+		if atomic.LoadUint32(&s.stop) != 0 {
+			return 0
+		}
+		pong()
+	}
+}
+
 const childTimeout = proctest.Timeout
+
+// startChildren starts n children in role with args.
+func startChildren(t *testing.T, n int, role string, args ...string) []*proctest.Child {
+	t.Helper()
+	cs := make([]*proctest.Child, n)
+	for i := range cs {
+		cs[i] = proctest.Start(t, role, args, nil)
+	}
+	return cs
+}
+
+// mustAllSucceed waits for each child and fails t unless every one exited 0.
+func mustAllSucceed(t *testing.T, cs []*proctest.Child) {
+	t.Helper()
+	for _, c := range cs {
+		c.MustSucceed(t, childTimeout)
+	}
+}
+
+// startHolding clears s.holding, starts a child in role with args, and
+// waits until the child reports, by setting s.holding to 1, that it holds
+// its lock or locks.
+func startHolding(t *testing.T, s *shared, role string, args ...string) *proctest.Child {
+	t.Helper()
+	atomic.StoreUint32(&s.holding, 0)
+	c := proctest.Start(t, role, args, nil)
+	proctest.WaitFor(t, "child holds", func() bool { return atomic.LoadUint32(&s.holding) == 1 })
+	return c
+}
 
 func TestCounterAcrossProcesses(t *testing.T) {
 	name, s := newShared(t)
 	const procs, n = 4, 100000
-	var cs []*proctest.Child
-	for i := 0; i < procs; i++ {
-		cs = append(cs, proctest.Start(t, "count", []string{name, strconv.Itoa(n)}, nil))
-	}
-	for _, c := range cs {
-		c.MustSucceed(t, childTimeout)
-	}
+	mustAllSucceed(t, startChildren(t, procs, "count", name, strconv.Itoa(n)))
 	if s.counter != procs*n {
 		t.Fatalf("counter = %d, want %d", s.counter, procs*n)
 	}
@@ -288,13 +304,7 @@ func TestSemaphoreAdmitsAtMostN(t *testing.T) {
 	name, s := newShared(t)
 	const n = 2
 	s.sem.Init(n)
-	var cs []*proctest.Child
-	for i := 0; i < 4; i++ {
-		cs = append(cs, proctest.Start(t, "sem", []string{name, "20000"}, nil))
-	}
-	for _, c := range cs {
-		c.MustSucceed(t, childTimeout)
-	}
+	mustAllSucceed(t, startChildren(t, 4, "sem", name, "20000"))
 	if m := atomic.LoadInt32(&s.maxIn); m > n || m < 1 {
 		t.Fatalf("at most %d inside at once, saw %d", n, m)
 	}
@@ -306,10 +316,7 @@ func TestSemaphoreAdmitsAtMostN(t *testing.T) {
 func TestEventSetWakesAll(t *testing.T) {
 	name, s := newShared(t)
 	const procs, gs = 3, 50
-	var cs []*proctest.Child
-	for i := 0; i < procs; i++ {
-		cs = append(cs, proctest.Start(t, "event-wait", []string{name, strconv.Itoa(gs)}, nil))
-	}
+	cs := startChildren(t, procs, "event-wait", name, strconv.Itoa(gs))
 	proctest.WaitFor(t, "waiters", func() bool { return atomic.LoadUint32(&s.arrived) == procs*gs })
 	// Every waiter announced itself and the event is unset, so none can have
 	// returned; give them a moment to reach the kernel, then check.
@@ -318,9 +325,7 @@ func TestEventSetWakesAll(t *testing.T) {
 		t.Fatalf("%d waiters returned before Set", w)
 	}
 	s.ev.Set()
-	for _, c := range cs {
-		c.MustSucceed(t, childTimeout)
-	}
+	mustAllSucceed(t, cs)
 	if w := atomic.LoadUint32(&s.woken); w != procs*gs {
 		t.Fatalf("woken %d, want %d", w, procs*gs)
 	}
@@ -330,10 +335,7 @@ func TestBarrierAcrossProcesses(t *testing.T) {
 	name, s := newShared(t)
 	s.bar.Init(barrierParties)
 	// Two processes with one waiter each and the parent: three parties.
-	var cs []*proctest.Child
-	for i := 0; i < barrierParties-1; i++ {
-		cs = append(cs, proctest.Start(t, "barrier", []string{name, "1"}, nil))
-	}
+	cs := startChildren(t, barrierParties-1, "barrier", name, "1")
 	for gen := 0; gen < barrierGens; gen++ {
 		i, err := s.bar.Wait(context.Background())
 		if err != nil {
@@ -341,9 +343,7 @@ func TestBarrierAcrossProcesses(t *testing.T) {
 		}
 		atomic.AddUint32(&s.seen[gen][i], 1)
 	}
-	for _, c := range cs {
-		c.MustSucceed(t, childTimeout)
-	}
+	mustAllSucceed(t, cs)
 	for gen := range s.seen {
 		for i, n := range s.seen[gen] {
 			if n != 1 {
@@ -388,10 +388,7 @@ func TestBarrierBreaksWhenWaiterDies(t *testing.T) {
 func TestCondSignalOneBroadcastAll(t *testing.T) {
 	name, s := newShared(t)
 	const n = 3
-	var cs []*proctest.Child
-	for i := 0; i < n; i++ {
-		cs = append(cs, proctest.Start(t, "cond-wait", []string{name}, nil))
-	}
+	cs := startChildren(t, n, "cond-wait", name)
 	proctest.WaitFor(t, "waiters", func() bool { return condWaiters(atomic.LoadUint64(&s.cond.state)) == n })
 	s.cond.Signal()
 	proctest.WaitFor(t, "one wake-up", func() bool { return atomic.LoadUint32(&s.woken) == 1 })
@@ -401,9 +398,7 @@ func TestCondSignalOneBroadcastAll(t *testing.T) {
 		t.Fatalf("after Signal: %d waiting, %d tokens; want %d, 0", condWaiters(st), condTokens(st), n-1)
 	}
 	s.cond.Broadcast()
-	for _, c := range cs {
-		c.MustSucceed(t, childTimeout)
-	}
+	mustAllSucceed(t, cs)
 	if w := atomic.LoadUint32(&s.woken); w != n {
 		t.Fatalf("woken %d, want %d", w, n)
 	}
@@ -411,8 +406,7 @@ func TestCondSignalOneBroadcastAll(t *testing.T) {
 
 func TestRMutexAcrossProcesses(t *testing.T) {
 	name, s := newShared(t)
-	c := proctest.Start(t, "rmutex-hold", []string{name}, nil)
-	proctest.WaitFor(t, "child holds", func() bool { return atomic.LoadUint32(&s.holding) == 1 })
+	c := startHolding(t, s, "rmutex-hold", name)
 	if s.rm.TryLock() {
 		t.Fatal("TryLock succeeded while another process holds the RMutex")
 	}
@@ -429,39 +423,27 @@ func TestOwnerDeadRMutex(t *testing.T) { testOwnerDead(t, 1) }
 
 func testOwnerDead(t *testing.T, which int) {
 	name, s := newShared(t)
-	lockCtx := func(ctx context.Context) error {
-		if which == 0 {
-			return s.mu.LockContext(ctx)
-		}
-		return s.rm.LockContext(ctx)
-	}
-	unlock := func() {
-		if which == 0 {
-			s.mu.Unlock()
-		} else {
-			s.rm.Unlock()
-		}
-	}
-	markConsistent := func() {
-		if which == 0 {
-			s.mu.MarkConsistent()
-		} else {
-			s.rm.MarkConsistent()
-		}
+	// The lock the die-holding child takes: s.mu (which 0) or s.rm (1).
+	var l interface {
+		LockContext(context.Context) error
+		Unlock()
+		MarkConsistent()
+	} = &s.mu
+	if which == 1 {
+		l = &s.rm
 	}
 
 	// Round 1: we sleep in the kernel on the lock when its holder is killed;
 	// the kernel's robust-list walk must wake us.
-	c := proctest.Start(t, "die-holding", []string{name, strconv.Itoa(which)}, nil)
-	proctest.WaitFor(t, "child holds", func() bool { return atomic.LoadUint32(&s.holding) == 1 })
+	c := startHolding(t, s, "die-holding", name, strconv.Itoa(which))
 	// The RMutex belongs to the goroutine that locks it: repair and unlock
 	// there.
 	res := make(chan error, 1)
 	go func() {
-		err := lockCtx(context.Background())
+		err := l.LockContext(context.Background())
 		if errors.Is(err, ErrOwnerDead) {
-			markConsistent()
-			unlock()
+			l.MarkConsistent()
+			l.Unlock()
 		}
 		res <- err
 	}()
@@ -477,22 +459,20 @@ func testOwnerDead(t *testing.T, which int) {
 	if err := <-res; !errors.Is(err, ErrOwnerDead) {
 		t.Fatalf("lock after holder died: %v, want ErrOwnerDead", err)
 	}
-	if err := lockCtx(context.Background()); err != nil {
+	if err := l.LockContext(context.Background()); err != nil {
 		t.Fatalf("lock after MarkConsistent: %v", err)
 	}
-	unlock()
+	l.Unlock()
 
 	// Round 2: the holder dies first; without MarkConsistent the lock
 	// becomes unrecoverable.
-	atomic.StoreUint32(&s.holding, 0)
-	c = proctest.Start(t, "die-holding", []string{name, strconv.Itoa(which)}, nil)
-	proctest.WaitFor(t, "child holds", func() bool { return atomic.LoadUint32(&s.holding) == 1 })
+	c = startHolding(t, s, "die-holding", name, strconv.Itoa(which))
 	c.Kill()
-	if err := lockCtx(context.Background()); !errors.Is(err, ErrOwnerDead) {
+	if err := l.LockContext(context.Background()); !errors.Is(err, ErrOwnerDead) {
 		t.Fatalf("lock after holder died: %v, want ErrOwnerDead", err)
 	}
-	unlock()
-	if err := lockCtx(context.Background()); !errors.Is(err, ErrNotRecoverable) {
+	l.Unlock()
+	if err := l.LockContext(context.Background()); !errors.Is(err, ErrNotRecoverable) {
 		t.Fatalf("lock after unlock without MarkConsistent: %v, want ErrNotRecoverable", err)
 	}
 }
@@ -506,9 +486,7 @@ func testOwnerDead(t *testing.T, which int) {
 func TestKernelReleasesEveryCover(t *testing.T) {
 	name, s := newShared(t)
 	for _, cover := range []string{"shared", "p", "list"} {
-		atomic.StoreUint32(&s.holding, 0)
-		c := proctest.Start(t, "die-covered", []string{name, cover}, nil)
-		proctest.WaitFor(t, "child holds", func() bool { return atomic.LoadUint32(&s.holding) == 1 })
+		c := startHolding(t, s, "die-covered", name, cover)
 		c.Kill()
 		held := []*Mutex{&s.mu}
 		if cover == "list" {
@@ -546,9 +524,7 @@ func TestKillRounds(t *testing.T) {
 	r := rand.New(rand.NewPCG(seed, 1))
 	name, s := newShared(t)
 	for round := 0; round < rounds; round++ {
-		atomic.StoreUint32(&s.holding, 0)
-		c := proctest.Start(t, "kill-rounds", []string{name, strconv.FormatUint(seed+uint64(round), 10)}, nil)
-		proctest.WaitFor(t, "child running", func() bool { return atomic.LoadUint32(&s.holding) == 1 })
+		c := startHolding(t, s, "kill-rounds", name, strconv.FormatUint(seed+uint64(round), 10))
 		time.Sleep(time.Duration(r.IntN(20000)) * time.Microsecond)
 		c.Kill()
 		op := atomic.LoadInt32(&s.op)
