@@ -3,10 +3,7 @@ package ring
 import (
 	"fmt"
 	"os"
-	"strings"
 	"testing"
-
-	"github.com/shmkit/shmkit/internal/race"
 )
 
 // An exhaustive check of the sleep/wake protocol (see wait.go).
@@ -117,6 +114,20 @@ func (m *model) step(s mstate, i int) ([]mstate, error) {
 	if th.role == roleCloser {
 		return m.stepCloser(s, i)
 	}
+	// The wait and wake sub-machines, the same for both rings: a producer
+	// sleeps on notFull and wakes notEmpty, a consumer the other way round.
+	own, peer, on, peerOn := &s.nf, &s.ne, uint8(2), uint8(1)
+	if th.role != roleProd {
+		own, peer, on, peerOn = &s.ne, &s.nf, 1, 2
+	}
+	switch th.pc {
+	case pcWake1, pcWake2, pcWake3:
+		m.wake(&s, i, peer, peerOn)
+		return []mstate{s}, nil
+	case pcObserve, pcWait1, pcWait2, pcWait5:
+		m.sleepStep(&s, i, own, on)
+		return []mstate{s}, nil
+	}
 	if m.mpmc {
 		return m.stepMPMC(s, i)
 	}
@@ -180,7 +191,8 @@ func futexWake(s *mstate, on uint8) {
 }
 
 // sleepStep runs steps 1 and 3 of the sleeper's side on word (the
-// re-check, step 2, is the caller's). on names the word for futexWake.
+// re-check, step 2, is the caller's; mutant noRecheck goes from step 1
+// straight to 3). on names the word for futexWake.
 func (m *model) sleepStep(s *mstate, i int, word *int8, on uint8) {
 	th := &s.th[i]
 	switch th.pc {
@@ -209,6 +221,9 @@ func (m *model) sleepStep(s *mstate, i int, word *int8, on uint8) {
 			th.pc, th.on = pcAsleep, on
 		}
 	}
+	if th.pc == pcWait3 && m.mut == noRecheck {
+		th.pc = pcWait5
+	}
 }
 
 // fullOrEmpty moves a thread whose attempt failed to retry (spin) or to
@@ -229,10 +244,6 @@ func (m *model) fullOrEmpty(s mstate, i int) []mstate {
 func (m *model) stepSPSC(s mstate, i int) ([]mstate, error) {
 	th := &s.th[i]
 	prod := th.role == roleProd
-	own, peer, on, peerOn := &s.nf, &s.ne, uint8(2), uint8(1)
-	if !prod {
-		own, peer, on, peerOn = &s.ne, &s.nf, 1, 2
-	}
 	switch th.pc {
 	case pcTry: // load tail
 		th.t, th.closed = s.tail, s.closed
@@ -276,13 +287,6 @@ func (m *model) stepSPSC(s mstate, i int) ([]mstate, error) {
 			th.pre = false
 			m.next(&s, i)
 		}
-	case pcWake1, pcWake2, pcWake3:
-		m.wake(&s, i, peer, peerOn)
-	case pcObserve, pcWait1, pcWait2, pcWait5:
-		m.sleepStep(&s, i, own, on)
-		if th.pc == pcWait3 && m.mut == noRecheck {
-			th.pc = pcWait5
-		}
 	case pcWait3: // re-check: load tail
 		th.t, th.closed = s.tail, s.closed
 		switch {
@@ -318,10 +322,6 @@ func (m *model) stepSPSC(s mstate, i int) ([]mstate, error) {
 func (m *model) stepMPMC(s mstate, i int) ([]mstate, error) {
 	th := &s.th[i]
 	prod := th.role == roleProd
-	own, peer, on, peerOn := &s.nf, &s.ne, uint8(2), uint8(1)
-	if !prod {
-		own, peer, on, peerOn = &s.ne, &s.nf, 1, 2
-	}
 	seq := func(p int8) *int8 { return &s.seq[int(p)%int(m.slots)] }
 	switch th.pc {
 	case pcTry:
@@ -404,13 +404,6 @@ func (m *model) stepMPMC(s mstate, i int) ([]mstate, error) {
 		}
 		th.n++
 		th.pc = pcWake1
-	case pcWake1, pcWake2, pcWake3:
-		m.wake(&s, i, peer, peerOn)
-	case pcObserve, pcWait1, pcWait2, pcWait5:
-		m.sleepStep(&s, i, own, on)
-		if th.pc == pcWait3 && m.mut == noRecheck {
-			th.pc = pcWait5
-		}
 	case pcWait3:
 		if !prod && m.mut == staleRecheck { // the old code: compare with obs
 			if s.tail != th.obs {
@@ -476,25 +469,13 @@ func (m *model) stepCloser(s mstate, i int) ([]mstate, error) {
 	case pcClose1:
 		s.closed = true
 		th.pc = pcClose2
-	case pcClose2:
-		th.v = s.ne
-		th.pc = pcClose3
-	case pcClose3:
-		if s.ne != th.v {
-			th.pc = pcClose2
-		} else {
-			s.ne = (th.v | 1) + 1
+	case pcClose2, pcClose3: // bump notEmpty
+		if bumpStep(&th.pc, &th.v, &s.ne, pcClose2, pcClose3) {
 			futexWake(&s, 1)
 			th.pc = pcClose4
 		}
-	case pcClose4:
-		th.v = s.nf
-		th.pc = pcClose5
-	case pcClose5:
-		if s.nf != th.v {
-			th.pc = pcClose4
-		} else {
-			s.nf = (th.v | 1) + 1
+	case pcClose4, pcClose5: // bump notFull
+		if bumpStep(&th.pc, &th.v, &s.nf, pcClose4, pcClose5) {
 			futexWake(&s, 2)
 			th.pc = pcDone
 		}
@@ -502,62 +483,13 @@ func (m *model) stepCloser(s mstate, i int) ([]mstate, error) {
 	return []mstate{s}, nil
 }
 
-// check runs every interleaving from init and returns the number of states
-// and the first violation, with the trace that leads to it.
+// check runs every interleaving from init (see explore) and returns the
+// number of states and the first violation, with the trace that leads to
+// it. In a final state every thread must be done and consumersExpect must
+// hold.
 func (m *model) check(init mstate, consumersExpect func(s mstate) error) (int, error) {
-	type edge struct {
-		from   mstate
-		thread int
-	}
-	parent := map[mstate]edge{init: {thread: -1}}
-	queue := []mstate{init}
-	trace := func(s mstate) string {
-		var steps []string
-		for {
-			e := parent[s]
-			if e.thread < 0 {
-				break
-			}
-			steps = append(steps, fmt.Sprintf("t%d", e.thread))
-			s = e.from
-		}
-		for i, j := 0, len(steps)-1; i < j; i, j = i+1, j-1 {
-			steps[i], steps[j] = steps[j], steps[i]
-		}
-		return strings.Join(steps, " ")
-	}
-	for len(queue) > 0 {
-		s := queue[0]
-		queue = queue[1:]
-		moved := false
-		for i := range m.nthreads {
-			next, err := m.step(s, i)
-			if err != nil {
-				return len(parent), fmt.Errorf("%v\n\tstate %+v\n\ttrace %s", err, s, trace(s))
-			}
-			for _, n := range next {
-				moved = true
-				if _, ok := parent[n]; !ok {
-					parent[n] = edge{s, i}
-					queue = append(queue, n)
-				}
-			}
-		}
-		if moved {
-			continue
-		}
-		// A final state: no thread can move.
-		for i := range m.nthreads {
-			if s.th[i].pc != pcDone {
-				return len(parent), fmt.Errorf("lost wake-up: thread %d stuck at pc %d\n\tstate %+v\n\ttrace %s",
-					i, s.th[i].pc, s, trace(s))
-			}
-		}
-		if err := consumersExpect(s); err != nil {
-			return len(parent), fmt.Errorf("%v\n\tstate %+v\n\ttrace %s", err, s, trace(s))
-		}
-	}
-	return len(parent), nil
+	pc := func(s mstate, i int) (uint8, bool) { return s.th[i].pc, s.th[i].pc == pcDone }
+	return explore(init, m.nthreads, m.step, pc, consumersExpect)
 }
 
 // scenario builds a model with producers, consumers and maybe a closer.
@@ -614,9 +546,7 @@ func scenario(mpmc bool, slots, msgs int8, producers, consumers int, closer, clo
 // The model is single-goroutine code: under -race it is skipped, since the
 // detector would only slow it down.
 func TestModelSleepWake(t *testing.T) {
-	if race.Enabled {
-		t.Skip("pure model code; nothing for the race detector to see")
-	}
+	skipUnderRace(t)
 	type tc struct {
 		name             string
 		mpmc             bool
@@ -643,35 +573,23 @@ func TestModelSleepWake(t *testing.T) {
 		m.noSpin = c.noSpin
 		return m, s, expect
 	}
+	check := func(c tc, mut mutant) (int, error) {
+		m, s, expect := build(c, mut)
+		return m.check(s, expect)
+	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			if c.heavy && os.Getenv("SHMKIT_RING_MODEL") != "full" {
 				t.Skip("millions of states, minutes, gigabytes: set SHMKIT_RING_MODEL=full")
 			}
-			m, s, expect := build(c, correct)
-			n, err := m.check(s, expect)
-			if err != nil {
-				t.Fatalf("%d states: %v", n, err)
-			}
-			t.Logf("%d states, no lost wake-up", n)
+			noLostWakeup(t, func() (int, error) { return check(c, correct) })
 		})
 	}
 	// Each broken variant of the protocol must be caught in some light case.
-	for _, mut := range []mutant{staleRecheck, noRecheck, noWake, wakeBeforePub, narrowRecheck} {
-		caught := ""
-		for _, c := range cases {
-			if c.heavy || (mut == wakeBeforePub && c.mpmc) || (mut == narrowRecheck && !c.mpmc) {
-				continue
-			}
-			m, s, expect := build(c, mut)
-			if _, err := m.check(s, expect); err != nil {
-				caught = c.name
-				t.Logf("mutant %d caught in %s: %v", mut, c.name, strings.SplitN(err.Error(), "\n", 2)[0])
-				break
-			}
-		}
-		if caught == "" {
-			t.Errorf("mutant %d: no case finds the bug", mut)
-		}
-	}
+	mutantsCaught(t, []mutant{staleRecheck, noRecheck, noWake, wakeBeforePub, narrowRecheck}, cases,
+		func(c tc) string { return c.name },
+		func(c tc, mut mutant) bool {
+			return !(c.heavy || (mut == wakeBeforePub && c.mpmc) || (mut == narrowRecheck && !c.mpmc))
+		},
+		func(c tc, mut mutant) error { _, err := check(c, mut); return err })
 }

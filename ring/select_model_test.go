@@ -2,10 +2,7 @@ package ring
 
 import (
 	"fmt"
-	"strings"
 	"testing"
-
-	"github.com/shmkit/shmkit/internal/race"
 )
 
 // An exhaustive check of Select's sleep protocol (select.go), in the
@@ -220,25 +217,13 @@ func (m *selModel) step(s selState, i int) ([]selState, error) {
 	case spC1:
 		r.closed = true
 		th.pc = spC2
-	case spC2:
-		th.v = r.ne
-		th.pc = spC3
-	case spC3:
-		if r.ne != th.v {
-			th.pc = spC2
-		} else {
-			r.ne = (th.v | 1) + 1
+	case spC2, spC3: // bump notEmpty
+		if bumpStep(&th.pc, &th.v, &r.ne, spC2, spC3) {
 			futexWakeSel(&s, i)
 			th.pc = spC4
 		}
-	case spC4:
-		th.v = r.nf
-		th.pc = spC5
-	case spC5:
-		if r.nf != th.v {
-			th.pc = spC4
-		} else {
-			r.nf = (th.v | 1) + 1
+	case spC4, spC5: // bump notFull
+		if bumpStep(&th.pc, &th.v, &r.nf, spC4, spC5) {
 			futexWakeSel(&s, 2+i)
 			th.pc = spDone
 		}
@@ -414,9 +399,9 @@ func (m *selModel) afterAnnounce(th *selThread, k int) {
 	}
 }
 
-// check explores every interleaving from the initial state: every final
-// state must have every thread done (one asleep there is a lost wake-up)
-// and the selector must have received everything.
+// check explores every interleaving from the initial state (see explore):
+// every final state must have every thread done (one asleep there is a
+// lost wake-up) and the selector must have received everything.
 func (m *selModel) check() (int, error) {
 	var init selState
 	for k := range 2 {
@@ -429,12 +414,8 @@ func (m *selModel) check() (int, error) {
 		}
 	}
 	init.th[2].pc = ssCheck
-	return explore(init, 3, m.step, func(s selState) error {
-		for i := range s.th {
-			if s.th[i].pc != spDone {
-				return fmt.Errorf("lost wake-up: thread %d stuck at pc %d", i, s.th[i].pc)
-			}
-		}
+	pc := func(s selState, i int) (uint8, bool) { return s.th[i].pc, s.th[i].pc == spDone }
+	return explore(init, len(init.th), m.step, pc, func(s selState) error {
 		for k := range 2 {
 			want := m.msgs
 			switch {
@@ -451,62 +432,13 @@ func (m *selModel) check() (int, error) {
 	})
 }
 
-// explore runs every interleaving of threads from init (breadth first)
-// and returns the number of states and the first violation, with the
-// trace leading to it: a step error, or a final state (no thread can
-// move) that final rejects.
-func explore[S comparable](init S, threads int, step func(S, int) ([]S, error), final func(S) error) (int, error) {
-	type edge struct {
-		from   S
-		thread int
-	}
-	parent := map[S]edge{init: {thread: -1}}
-	queue := []S{init}
-	trace := func(s S) string {
-		var steps []string
-		for e := parent[s]; e.thread >= 0; e = parent[e.from] {
-			steps = append(steps, fmt.Sprintf("t%d", e.thread))
-		}
-		for i, j := 0, len(steps)-1; i < j; i, j = i+1, j-1 {
-			steps[i], steps[j] = steps[j], steps[i]
-		}
-		return strings.Join(steps, " ")
-	}
-	for len(queue) > 0 {
-		s := queue[0]
-		queue = queue[1:]
-		moved := false
-		for i := range threads {
-			next, err := step(s, i)
-			if err != nil {
-				return len(parent), fmt.Errorf("%v\n\tstate %+v\n\ttrace %s", err, s, trace(s))
-			}
-			for _, n := range next {
-				moved = true
-				if _, ok := parent[n]; !ok {
-					parent[n] = edge{s, i}
-					queue = append(queue, n)
-				}
-			}
-		}
-		if moved {
-			continue
-		}
-		if err := final(s); err != nil {
-			return len(parent), fmt.Errorf("%v\n\tstate %+v\n\ttrace %s", err, s, trace(s))
-		}
-	}
-	return len(parent), nil
-}
-
 func TestModelSelect(t *testing.T) {
-	if race.Enabled {
-		t.Skip("pure model code; nothing for the race detector to see")
-	}
-	cases := []struct {
+	skipUnderRace(t)
+	type selCase struct {
 		name string
 		m    selModel
-	}{
+	}
+	cases := []selCase{
 		{"2rings/1slot", selModel{slots: 1, msgs: 2}},
 		{"2rings/1slot/close", selModel{slots: 1, msgs: 1, close: true}},
 		{"2rings/2slots/close", selModel{slots: 2, msgs: 2, close: true, noSpin: true}},
@@ -520,26 +452,15 @@ func TestModelSelect(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			m := c.m
-			n, err := m.check()
-			if err != nil {
-				t.Fatalf("%d states: %v", n, err)
-			}
-			t.Logf("%d states, no lost wake-up", n)
+			noLostWakeup(t, m.check)
 		})
 	}
-	for _, mut := range []selMutant{selNoRecheck, selAnnounceOne, selFreshValue} {
-		caught := ""
-		for _, c := range cases {
+	mutantsCaught(t, []selMutant{selNoRecheck, selAnnounceOne, selFreshValue}, cases,
+		func(c selCase) string { return c.name }, nil,
+		func(c selCase, mut selMutant) error {
 			m := c.m
 			m.mut = mut
-			if _, err := m.check(); err != nil {
-				caught = c.name
-				t.Logf("mutant %d caught in %s: %v", mut, c.name, strings.SplitN(err.Error(), "\n", 2)[0])
-				break
-			}
-		}
-		if caught == "" {
-			t.Errorf("mutant %d: no case finds the bug", mut)
-		}
-	}
+			_, err := m.check()
+			return err
+		})
 }
