@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"unsafe" // also for go:linkname
 
+	"github.com/shmkit/shmkit/internal/release"
 	"github.com/shmkit/shmkit/internal/sys"
 )
 
@@ -85,7 +86,9 @@ var anchor struct {
 	free  []int32
 }
 
-// unclaim(p) ends a pending cover (unclaim_*.go): a release store of 0.
+// unclaim ends a pending cover: a release store of 0 (a plain store on
+// amd64, not the locked XCHG of atomic.Store), after the word's release.
+func unclaim(p *uintptr) { release.StoreUintptr(p, 0) }
 
 // maxPCovers bounds the per-P covers: at most this many extra anchor
 // threads, however large GOMAXPROCS is.
@@ -261,7 +264,7 @@ func (m *Mutex) acquire(old, extra uint32) bool {
 	if uint(k) < maxPCovers {
 		c := &pCovers[k]
 		if tid := atomic.LoadUint32(&c.tid); tid != 0 && atomic.LoadUintptr(&c.head.ListOpPending) == 0 {
-			storePending(&c.head.ListOpPending, entryAddr(m))
+			release.StoreUintptr(&c.head.ListOpPending, entryAddr(m))
 			procUnpin()
 			if casWord(&m.word, old, tid|extra) {
 				m.setSlot(pSlot(k))

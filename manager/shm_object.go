@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/shmkit/shmkit/ctypes"
+	"github.com/shmkit/shmkit/internal/release"
 )
 
 // shmMap is one generation of an object's data, mapped in this process:
@@ -155,7 +156,7 @@ func shmPackSmall(v []byte) uint64 {
 // storeSmall overwrites in place the value of 1 to 8 bytes of the entry at
 // off with v of the same length: one atomic store publishes it.
 func (m *shmMap) storeSmall(off uint64, v []byte) {
-	storeRel64(&m.words[(off+shmEntryHeader)/8], shmPackSmall(v))
+	release.Store64(&m.words[(off+shmEntryHeader)/8], shmPackSmall(v))
 }
 
 // alloc returns the arena offset for n more bytes, or ok == false when

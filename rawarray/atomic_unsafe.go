@@ -7,6 +7,7 @@ import (
 
 	"github.com/shmkit/shmkit/ctypes"
 	"github.com/shmkit/shmkit/internal/race"
+	"github.com/shmkit/shmkit/internal/release"
 )
 
 // This file holds the package's only unsafe code: single atomic accesses to
@@ -76,9 +77,9 @@ func storeAtomic[T ctypes.Scalar](p *T, v T) {
 	race.Release(p)
 	switch unsafe.Sizeof(v) {
 	case 8:
-		storeRel64((*uint64)(unsafe.Pointer(p)), *(*uint64)(unsafe.Pointer(&v)))
+		release.Store64((*uint64)(unsafe.Pointer(p)), *(*uint64)(unsafe.Pointer(&v)))
 	case 4:
-		storeRel32((*uint32)(unsafe.Pointer(p)), *(*uint32)(unsafe.Pointer(&v)))
+		release.Store32((*uint32)(unsafe.Pointer(p)), *(*uint32)(unsafe.Pointer(&v)))
 	default:
 		storeSmall(p, v)
 	}
