@@ -17,9 +17,14 @@ import (
 // message), and prints how many messages and bytes it got and an FNV-1a
 // hash of all their bytes, in order.
 const cConsumer = cRingPrelude + `
+static unsigned char *base;
+static uint32_t slots, stride;
+
+static uint32_t *mark_at(uint64_t h) { return (uint32_t *)(base + 512 + (h & (slots - 1)) * stride + 4); }
+static uint32_t ready(uint64_t h) { return (uint32_t)h * 2 + 1; }
 static int have_message(void) {
-  uint64_t t = LD(tail);
-  return (t & CLOSED) || (t & ~CLOSED) != LD(head);
+  uint64_t h = LD(head);
+  return LD(mark_at(h)) == ready(h) || LD(closed);
 }
 
 int main(int argc, char **argv) {
@@ -28,22 +33,32 @@ int main(int argc, char **argv) {
   if (fd < 0) { perror("shm_open"); return 1; }
   struct stat st;
   fstat(fd, &st);
-  unsigned char *base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (base == MAP_FAILED) { perror("mmap"); return 1; }
   uint32_t *hdr = (uint32_t *)base;
-  if (hdr[0] != 0x526d6873 || hdr[1] != 1 || hdr[2] != 1u) { fprintf(stderr, "bad header\n"); return 1; }
-  uint32_t slots = hdr[3], slot_size = hdr[4], stride = hdr[5];
+  if (hdr[0] != 0x526d6873 || hdr[1] != 2 || hdr[2] != 1u) { fprintf(stderr, "bad header\n"); return 1; }
+  slots = hdr[3]; stride = hdr[5];
+  uint32_t slot_size = hdr[4];
   tail = (uint64_t *)(base + 128);
   head = (uint64_t *)(base + 256);
   not_empty = (uint32_t *)(base + 384);
   not_full = (uint32_t *)(base + 388);
+  closed = (uint32_t *)(base + 392);
   uint64_t count = 0, bytes = 0, hash = 1469598103934665603ull;
   for (;;) {
-    uint64_t h = LD(head), t = LD(tail);
-    if ((t & ~CLOSED) == h) {
-      if (t & CLOSED) break; /* closed and drained */
-      sleep_on(not_empty, have_message);
-      continue;
+    uint64_t h = LD(head);
+    uint32_t *m = mark_at(h), v = LD(m);
+    if (v != ready(h)) {
+      if (!LD(closed)) {
+        sleep_on(not_empty, have_message);
+        continue;
+      }
+      /* Closed: poison the mark so that no send publishes at h, unless
+         one just did. */
+      if (v != POISON) { uint32_t o = v; CAS(m, o, POISON); }
+      v = LD(m);
+      if (v == POISON) break; /* closed and drained */
+      if (v != ready(h)) { fprintf(stderr, "mark %u at %llu\n", v, (unsigned long long)h); return 1; }
     }
     unsigned char *s = base + 512 + (h & (slots - 1)) * stride;
     uint32_t len;

@@ -40,10 +40,12 @@
 //
 // Close closes a ring for every process: senders get ErrClosed at once;
 // receivers receive what is left, then get ErrClosed. Close wakes every
-// sleeping sender and receiver. The closed flag is bit 63 of the enqueue
-// position, the word every send publishes through, so Close is exact: a
-// send either completes before it (and is received) or fails with
-// ErrClosed.
+// sleeping sender and receiver. Close is exact: a send racing with it
+// either publishes a message that is received or fails with ErrClosed. In
+// an MPMC ring the closed flag is bit 63 of the enqueue position, the word
+// every send claims its slot through; an SPSC receiver that finds the ring
+// closed and empty poisons the next slot's mark, the word a send publishes
+// through (see SPSC).
 //
 // # Waiting
 //

@@ -209,6 +209,10 @@ func fuzzRecv(f *testing.F, mpmc bool) {
 	f.Add(append(rec(ControlSize+24, 5), rec(128, 5)...))         // sequence ahead
 	f.Add(append(rec(384, 0xffffffff), rec(388, 0x7)...))         // futex words
 	f.Add(append(rec(ControlSize, 1), rec(ControlSize+40, 2)...)) // seqs
+	f.Add(rec(ControlSize+4, 0xffffffff))                         // SPSC mark garbage
+	f.Add(append(rec(256, 1), rec(ControlSize+4, 3<<32)...))      // SPSC a later slot's mark ready
+	f.Add(append(rec(392, 1), rec(ControlSize+4, 2)...))          // SPSC closed, mark poisoned
+	f.Add(append(rec(392, 7), rec(128, 1<<40)...))                // SPSC closed word and tail garbage
 	f.Fuzz(func(t *testing.T, data []byte) {
 		img := seedRing(mpmc)
 		var r anyRing

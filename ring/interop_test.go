@@ -34,10 +34,11 @@ const cRingPrelude = `
 #define LD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
 #define ST(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
 #define CAS(p, o, n) __atomic_compare_exchange_n((p), &(o), (n), 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)
-#define CLOSED (1ull << 63)
+#define CLOSED (1ull << 63) /* MPMC: in tail */
+#define POISON 2u            /* SPSC: a closed slot's mark */
 
 static uint64_t *tail, *head;
-static uint32_t *not_empty, *not_full;
+static uint32_t *not_empty, *not_full, *closed;
 
 static void futex_wait(uint32_t *w, uint32_t v) {
   struct timespec ts = {0, 10 * 1000 * 1000}; /* backstop: look again */
@@ -76,10 +77,7 @@ const cProducer = cRingPrelude + `
 static unsigned char *base;
 static uint32_t slots, slot_size, stride;
 
-static int spsc_room(void) {
-  uint64_t t = LD(tail);
-  return (t & CLOSED) || t - LD(head) < slots;
-}
+static int spsc_room(void) { return LD(closed) || LD(tail) - LD(head) < slots; }
 static int mpmc_room(void) {
   uint64_t t = LD(tail);
   if (t & CLOSED) return 1;
@@ -105,7 +103,7 @@ int main(int argc, char **argv) {
   int mpmc = !strcmp(argv[2], "mpmc");
   uint64_t n = strtoull(argv[3], 0, 10);
   uint32_t *hdr = (uint32_t *)base;
-  if (hdr[0] != 0x526d6873 || hdr[1] != 1 || hdr[2] != (mpmc ? 2u : 1u)) {
+  if (hdr[0] != 0x526d6873 || hdr[1] != 2 || hdr[2] != (mpmc ? 2u : 1u)) {
     fprintf(stderr, "bad header\n");
     return 1;
   }
@@ -114,19 +112,28 @@ int main(int argc, char **argv) {
   head = (uint64_t *)(base + 256);
   not_empty = (uint32_t *)(base + 384);
   not_full = (uint32_t *)(base + 388);
+  closed = (uint32_t *)(base + 392);
   uint32_t pid = (uint32_t)getpid();
   unsigned char msg[4096];
   for (uint64_t i = 0; i < n; i++) {
     size_t len = make(msg, i);
     if (!mpmc) {
+      if (LD(closed)) return 3;
       uint64_t t = LD(tail);
-      if (t & CLOSED) return 3;
-      while (t - LD(head) == slots) sleep_on(not_full, spsc_room);
+      while (t - LD(head) == slots) {
+        sleep_on(not_full, spsc_room);
+        if (LD(closed)) return 3;
+      }
       unsigned char *s = base + 512 + (t & (slots - 1)) * stride;
       uint32_t l = (uint32_t)len;
       memcpy(s, &l, 4);
       memcpy(s + 8, msg, len);
-      if (!CAS(tail, t, t + 1)) return 3; /* closed */
+      /* Publish: the mark from free (0 on the first lap, the previous
+         lap's ready mark after) to ready; a poisoned mark means closed. */
+      uint32_t *mark = (uint32_t *)(s + 4);
+      uint32_t free_ = t < slots ? 0 : (uint32_t)(t - slots) * 2 + 1;
+      if (!CAS(mark, free_, (uint32_t)t * 2 + 1)) return free_ == POISON ? 3 : 4;
+      ST(tail, t + 1);
     } else {
       uint64_t t;
       unsigned char *s;
@@ -151,8 +158,10 @@ int main(int argc, char **argv) {
     }
     wake(not_empty);
   }
-  /* Close: set bit 63 of tail, bump both words, wake all. */
-  __atomic_fetch_or(tail, CLOSED, __ATOMIC_SEQ_CST);
+  /* Close: set closed (SPSC) or bit 63 of tail (MPMC), bump both words,
+     wake all. */
+  if (mpmc) __atomic_fetch_or(tail, CLOSED, __ATOMIC_SEQ_CST);
+  else ST(closed, 1);
   uint32_t *ws[2] = {not_empty, not_full};
   for (int k = 0; k < 2; k++) {
     for (;;) {

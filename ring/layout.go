@@ -13,8 +13,9 @@ import (
 const (
 	// Magic is the first word of every ring: the bytes "shmR".
 	Magic = 0x526d6873
-	// Version is the layout version this package writes and accepts.
-	Version = 1
+	// Version is the layout version this package writes and accepts
+	// (2: SPSC rings publish through slot marks; MPMC is as in 1).
+	Version = 2
 
 	kindSPSC = 1
 	kindMPMC = 2
@@ -28,7 +29,7 @@ const (
 	// Alignment is the alignment the memory of a ring must have.
 	Alignment = 64
 
-	// closedBit, in the enqueue position word, marks the ring closed.
+	// closedBit, in an MPMC ring's enqueue position word, marks it closed.
 	closedBit = 1 << 63
 	posMask   = closedBit - 1
 
@@ -45,14 +46,14 @@ const (
 //
 //	offset size field
 //	  0    4    magic     Magic ("shmR")
-//	  4    4    version   Version (1)
+//	  4    4    version   Version (2)
 //	  8    4    kind      1 SPSC, 2 MPMC
 //	 12    4    slots     number of slots, a power of two
 //	 16    4    slotSize  largest message, bytes
 //	 20    4    stride    bytes from one slot to the next
 //	 24    8    size      bytes of the whole ring: ControlSize + slots*stride
 //	 32   96    (zero)
-//	128    8    tail      enqueue position; bit 63: closed
+//	128    8    tail      enqueue position; MPMC: bit 63 closed
 //	136    4    sendPid   SPSC: pid of the process that last sent; MPMC: 0
 //	140  116    (zero)
 //	256    8    head      dequeue position
@@ -60,7 +61,8 @@ const (
 //	268  116    (zero)
 //	384    4    notEmpty  futex word receivers sleep on
 //	388    4    notFull   futex word senders sleep on
-//	392  120    (zero)
+//	392    4    closed    SPSC: 1 once closed; MPMC: 0
+//	396  116    (zero)
 //
 // The header line (0-127) is written once, by New…, magic last; Attach…
 // reads it once and keeps its own copy. Positions count messages since the
@@ -86,7 +88,8 @@ type control struct {
 
 	notEmpty uint32
 	notFull  uint32
-	_        [lineSize - 8]byte
+	closed   uint32
+	_        [lineSize - 12]byte
 }
 
 // stride returns the distance between slots for a slot size.
@@ -214,10 +217,12 @@ func (k *core) length() int {
 	return int(min(t-h, k.slots))
 }
 
+// closed reports an MPMC ring closed (SPSC: SPSC.Closed).
 func (k *core) closed() bool { return atomic.LoadUint64(&k.c.tail)&closedBit != 0 }
 
 // close sets the closed bit in the enqueue position and wakes every
-// sleeper on both wait words.
+// sleeper on both wait words (MPMC; an SPSC ring keeps its closed flag in
+// the wait line, see SPSC.Close).
 func (k *core) close() {
 	atomic.OrUint64(&k.c.tail, closedBit)
 	bump(&k.c.notEmpty)

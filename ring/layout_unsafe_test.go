@@ -33,7 +33,8 @@ func TestLayout(t *testing.T) {
 	check("recvPid", unsafe.Offsetof(c.recvPid), 264)
 	check("notEmpty", unsafe.Offsetof(c.notEmpty), 384)
 	check("notFull", unsafe.Offsetof(c.notFull), 388)
-	if Magic != 0x526d6873 || string([]byte{0x73, 0x68, 0x6d, 0x52}) != "shmR" || Version != 1 {
+	check("closed", unsafe.Offsetof(c.closed), 392)
+	if Magic != 0x526d6873 || string([]byte{0x73, 0x68, 0x6d, 0x52}) != "shmR" || Version != 2 {
 		t.Error("magic or version changed")
 	}
 }
@@ -51,6 +52,22 @@ func TestSlotLayout(t *testing.T) {
 	slot1 := mem[ControlSize+32:]
 	if ne.Uint32(slot1) != 3 || string(slot1[8:11]) != "xyz" || ne.Uint64(mem[128:]) != 2 {
 		t.Fatalf("SPSC slot 1: % x, tail %d", slot1[:16], ne.Uint64(mem[128:]))
+	}
+	// Marks: ready(p) = 2p+1 for the published positions 0 and 1, 0 (free)
+	// in a slot not yet used.
+	if m0, m1, m2 := ne.Uint32(mem[ControlSize+4:]), ne.Uint32(slot1[4:]), ne.Uint32(mem[ControlSize+64+4:]); m0 != 1 || m1 != 3 || m2 != 0 {
+		t.Fatalf("SPSC marks %d %d %d, want 1 3 0", m0, m1, m2)
+	}
+	_ = s.Close()
+	if ne.Uint32(mem[392:]) != 1 || ne.Uint64(mem[128:]) != 2 {
+		t.Fatalf("SPSC after Close: closed %d, tail %d; want 1, 2", ne.Uint32(mem[392:]), ne.Uint64(mem[128:]))
+	}
+	buf := make([]byte, 20)
+	for range 2 {
+		_, _ = s.TryRecv(buf)
+	}
+	if _, err := s.TryRecv(buf); err != ErrClosed || ne.Uint32(mem[ControlSize+64+4:]) != 2 {
+		t.Fatalf("SPSC drained after Close: %v, mark of slot 2 %d; want ErrClosed, 2 (poisoned)", err, ne.Uint32(mem[ControlSize+64+4:]))
 	}
 	if ne.Uint32(mem[136:]) != pid {
 		t.Fatal("sendPid not recorded")
@@ -71,7 +88,7 @@ func TestSlotLayout(t *testing.T) {
 	if ne.Uint64(slot1) != 2 || uint32(meta) != 3 || uint32(meta>>32) != pid || string(slot1[16:19]) != "xyz" {
 		t.Fatalf("MPMC slot 1: % x", slot1[:24])
 	}
-	buf := make([]byte, 20)
+	buf = make([]byte, 20)
 	_, _ = m.Recv(context.Background(), buf)
 	slot0 := mem[ControlSize:]
 	meta = ne.Uint64(slot0[8:])

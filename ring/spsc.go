@@ -5,30 +5,34 @@ import (
 	"encoding/binary"
 	"sync/atomic"
 
+	"github.com/shmkit/shmkit/ctypes"
 	"github.com/shmkit/shmkit/internal/park"
+	"github.com/shmkit/shmkit/internal/race"
+	"github.com/shmkit/shmkit/internal/release"
 )
 
 // SPSC is a bounded single-producer, single-consumer ring of messages in
 // memory shared between processes: one sender and one receiver at a time,
 // which may be goroutines of one process or of two.
 //
-// Memory layout (version 1; ControlSize + slots*stride bytes, starting on a
+// Memory layout (version 2; ControlSize + slots*stride bytes, starting on a
 // 64-byte boundary; stride = 8 + slotSize rounded up to a multiple of 8):
 //
 //	offset         size     field
-//	0              128      header: magic "shmR", version 1, kind 1, slots,
+//	0              128      header: magic "shmR", version 2, kind 1, slots,
 //	                        slotSize, stride, size (see below)
-//	128            8        tail      next position to write, bit 63 closed;
-//	                                  written by the producer (and Close)
+//	128            8        tail      next position to write; written by the
+//	                                  producer only
 //	136            4        sendPid   pid of the process that last sent
 //	256            8        head      next position to read; written by the
 //	                                  consumer
 //	264            4        recvPid   pid of the process that last received
 //	384            4        notEmpty  futex word: receivers sleep here
 //	388            4        notFull   futex word: senders sleep here
+//	392            4        closed    0 open, 1 closed (set by Close)
 //	512            stride   slot 0
 //	512+i*stride   stride   slot i:   +0 len (uint32, <= slotSize)
-//	                                  +4 zero
+//	                                  +4 mark (uint32, see below)
 //	                                  +8 payload, slotSize bytes (+ padding)
 //
 // The header line (offsets 0-127) is, field by field:
@@ -37,43 +41,68 @@ import (
 //	16 slotSize uint32 | 20 stride uint32 | 24 size uint64 | 32-127 zero
 //
 // The 128-byte lines starting at 128, 256 and 384 are each written by one
-// party (producer, consumer, sleepers and their wakers), so their writes
-// never contend for a cache line; the rest of each line is zero.
+// party (producer, consumer, sleepers and their wakers and Close), so their
+// writes never contend for a cache line; the rest of each line is zero.
 //
 // Positions count messages from 0 and never wrap (63 bits); position p
 // lives in slot p % slots. Invariant: head <= tail <= head + slots.
 //
+// Marks. A slot's mark says what the slot holds for the position the
+// consumer will read there next:
+//
+//	2*uint32(p)+1   ready: position p's message is published (always odd)
+//	2               poisoned: the ring is closed and the consumer found
+//	                position p unpublished; nothing will be published there
+//	anything else   free (0 in a new ring; ready(p-slots) after a lap)
+//
 // Protocol. The producer reads head (acquire) only when its cached copy
-// shows no room, writes len and payload into slot tail % slots, and
-// publishes with a compare-and-swap of tail from t to t+1 (release); a CAS
-// that fails because bit 63 became set means Close won: the message was not
-// sent. The consumer reads tail (acquire) only when its cached copy shows
-// no message, reads len once, checks it against slotSize, copies the
-// payload, and publishes head+1 (release). The n'th publication of tail
-// synchronizes before the receive of the n'th message; the receive of
-// message n synchronizes before the send that reuses its slot. Both
-// publications are sequentially consistent, and each side then runs the
-// waker's step of the sleep protocol (see wait.go and the package
-// documentation): a receiver sleeps on notEmpty, a sender on notFull.
+// shows no room, writes len and payload into slot t % slots, and publishes
+// with a compare-and-swap of the slot's mark from free (0 on the first lap,
+// ready(t-slots) after) to ready(t); then it stores t+1 into tail (a
+// release store, not a locked instruction: no one but the producer writes
+// tail, and the consumer does not read it to find messages). The
+// consumer watches the mark of the slot at head, never tail: it sees
+// ready(h), reads len once, checks it against slotSize, copies the
+// payload, and publishes head+1 (sequentially consistent). The mark's
+// compare-and-swap by the n'th send synchronizes before the receive that
+// reads it; the receive of message n synchronizes before the send that
+// reuses its slot. The producer thus writes only lines the consumer is not
+// reading (its slot, tail) except the slot the consumer waits on, and
+// makes one locked instruction per send.
+//
+// Close sets closed and wakes every sleeper. A consumer that finds the
+// mark at head not ready and the ring closed poisons that mark with a
+// compare-and-swap: if the producer's compare-and-swap came first, the
+// message is there and is received; otherwise the producer's fails and its
+// Send returns ErrClosed. So every Send either publishes a message that a
+// receiver will get or returns ErrClosed, whatever the timing.
+//
+// Both publications are followed by the waker's step of the sleep protocol
+// (see wait.go and the package documentation): a receiver sleeps on
+// notEmpty, re-checking the mark at head and closed; a sender on notFull,
+// re-checking closed and the positions. The mark's compare-and-swap is the
+// sender's sequentially consistent publication that step needs.
 //
 // Wait words (notEmpty, notFull; shared futexes, never FUTEX_PRIVATE_FLAG):
 // bit 0 set means a waiter may be asleep on the word; bits 1-31 count
-// wake-ups. After each publication (of tail, head, or in MPMC a slot's
+// wake-ups. After each publication (of a mark, head, or in MPMC a slot's
 // seq), the publisher loads the other side's word and, if bit 0 is set,
 // CASes it from v to v+1 (clearing the bit, bumping the count) and issues
 // FUTEX_WAKE for all. A waiter sets bit 0 by CAS (v to v|1), re-checks the
 // ring with fresh loads, and only then calls FUTEX_WAIT(word, v|1),
-// preferably with a timeout after which it looks again. Close sets bit 63
-// of tail, then bumps both words (v to (v|1)+1) and wakes all.
+// preferably with a timeout after which it looks again. Close sets closed,
+// then bumps both words (v to (v|1)+1) and wakes all.
 //
 // After publishing, the producer writes the length word of the next slot,
 // if it is free, to take that slot's cache line from the consumer's cache
-// early; the consumer never reads a slot before it is published, so any
-// value may be there.
+// early; the consumer never reads a slot's length before its mark is
+// ready, so any value may be there.
 //
-// A batch (SendBatch, RecvBatch) publishes its whole run of messages with
-// one update of tail or head. Reserve/Commit and Peek/Release write and
-// read a slot in place.
+// A batch (SendBatch, RecvBatch) publishes its run of messages with one
+// locked instruction: the marks after the first are stored first, then the
+// first one's compare-and-swap publishes them all (the consumer reads marks
+// in order); a receiver releases a run with one update of head.
+// Reserve/Commit and Peek/Release write and read a slot in place.
 //
 // Methods on the producer side (Send, TrySend, SendBatch, TrySendBatch,
 // Reserve, TryReserve, Commit) must be called by one goroutine at a time,
@@ -83,10 +112,12 @@ import (
 // may be called by anyone.
 type SPSC struct {
 	core
-	_    [lineSize]byte
-	prod spscProducer
-	_    [lineSize]byte
-	cons spscConsumer
+	marks   []uint32 // the slot area as 32-bit words (see mark)
+	stride4 int      // stride in 32-bit words
+	_       [lineSize]byte
+	prod    spscProducer
+	_       [lineSize]byte
+	cons    spscConsumer
 }
 
 // spscProducer is the producer's process-local state.
@@ -99,7 +130,6 @@ type spscProducer struct {
 
 // spscConsumer is the consumer's process-local state.
 type spscConsumer struct {
-	tail    uint64 // the producer's position when last read: a lower bound
 	peekPos uint64 // the position returned by Peek
 	peeked  bool
 	pidSet  bool
@@ -125,8 +155,18 @@ func NewSPSC(mem []byte, slots, slotSize int) (*SPSC, error) {
 	if err != nil {
 		return nil, err
 	}
+	r, err := newSPSC(k)
+	if err != nil {
+		return nil, err
+	}
+	// Marks left by an earlier ring in this memory could read as ready.
+	// One word per slot: a fresh segment's untouched pages stay untouched
+	// beyond each slot's first one.
+	for i := range uint64(slots) {
+		atomic.StoreUint32(r.mark(i), 0)
+	}
 	k.publishHeader()
-	return &SPSC{core: k}, nil
+	return r, nil
 }
 
 // AttachSPSC returns a handle on the SPSC ring that NewSPSC initialized at
@@ -140,7 +180,35 @@ func AttachSPSC(mem []byte) (*SPSC, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &SPSC{core: k}, nil
+	return newSPSC(k)
+}
+
+// newSPSC returns the handle on the ring whose geometry k holds.
+func newSPSC(k core) (*SPSC, error) {
+	w, err := ctypes.Slice[uint32](k.slotArea, len(k.slotArea)/4)
+	if err != nil {
+		return nil, ErrAlignment
+	}
+	return &SPSC{core: k, marks: w, stride4: k.stride / 4}, nil
+}
+
+// markPoison is the mark of a slot the consumer closed (see Marks above).
+const markPoison = 2
+
+// mark returns the mark word of position pos's slot.
+func (r *SPSC) mark(pos uint64) *uint32 { return &r.marks[int(pos&r.mask)*r.stride4+1] }
+
+// markReady is the mark that publishes position pos: odd, so never free in
+// a new ring and never poisoned; distinct from markReady(pos-slots) since
+// slots < 2^31.
+func markReady(pos uint64) uint32 { return uint32(pos)<<1 | 1 }
+
+// markFree is the mark position pos's slot holds before pos is published.
+func (r *SPSC) markFree(pos uint64) uint32 {
+	if pos < r.slots {
+		return 0
+	}
+	return markReady(pos - r.slots)
 }
 
 // Cap is the number of slots: the most messages the ring holds.
@@ -154,7 +222,7 @@ func (r *SPSC) SlotSize() int { return r.slotSize }
 func (r *SPSC) Len() int { return r.length() }
 
 // Closed reports whether the ring has been closed.
-func (r *SPSC) Closed() bool { return r.closed() }
+func (r *SPSC) Closed() bool { return atomic.LoadUint32(&r.c.closed) != 0 }
 
 // Close closes the ring for every process that uses it: senders get
 // ErrClosed from then on; receivers receive what is left, then get
@@ -162,11 +230,14 @@ func (r *SPSC) Closed() bool { return r.closed() }
 // Close is idempotent and always returns nil; it does not release the
 // memory, which belongs to the caller.
 //
-// A Send that races with Close either publishes before it (and its message
-// is received) or fails with ErrClosed: the closed flag lives in the word
-// a send publishes through.
+// A Send that races with Close either publishes its message, which a
+// receiver then gets, or fails with ErrClosed: a receiver that finds the
+// ring closed and empty claims the next slot's mark before the sender can
+// publish there (see the protocol above).
 func (r *SPSC) Close() error {
-	r.close()
+	atomic.StoreUint32(&r.c.closed, 1)
+	bump(&r.c.notEmpty)
+	bump(&r.c.notFull)
 	return nil
 }
 
@@ -180,10 +251,10 @@ func (r *SPSC) slot(pos uint64) []byte {
 // head only when the cached copy shows none. Errors: ErrClosed, ErrFull,
 // ErrCorrupt.
 func (r *SPSC) space() (t, free uint64, err error) {
-	t = atomic.LoadUint64(&r.c.tail)
-	if t&closedBit != 0 {
+	if atomic.LoadUint32(&r.c.closed) != 0 {
 		return 0, 0, ErrClosed
 	}
+	t = atomic.LoadUint64(&r.c.tail)
 	h := r.prod.head
 	if t-h >= r.slots { // full by the cache, or the cache is not a lower bound
 		h = atomic.LoadUint64(&r.c.head)
@@ -206,20 +277,38 @@ func (r *SPSC) put(t uint64, msg []byte) {
 	copy(s[spscSlotHeader:], msg)
 }
 
-// publish makes positions [t, t+n) visible to the consumer.
+// publish makes positions [t, t+n) visible to the consumer: the marks
+// after the first, then the first one's compare-and-swap (the consumer
+// reads marks in order, so that publishes them all), then tail.
 func (r *SPSC) publish(t, n uint64) error {
 	if !r.prod.pidSet {
 		atomic.StoreUint32(&r.c.sendPid, pid)
 		r.prod.pidSet = true
 	}
+	if atomic.LoadUint32(&r.c.closed) != 0 {
+		return ErrClosed // a Commit after Close; a Send checked in space
+	}
 	raceRelease(&r.c.tail)
-	if !atomic.CompareAndSwapUint64(&r.c.tail, t, t+n) {
-		// Only Close writes tail besides the producer.
-		if atomic.LoadUint64(&r.c.tail)&closedBit != 0 {
+	for p := t + 1; p < t+n; p++ {
+		// Plain stores (atomic in race builds): the compare-and-swap
+		// below orders them, and the compiler keeps stores before an
+		// atomic operation.
+		if race.Enabled {
+			atomic.StoreUint32(r.mark(p), markReady(p))
+		} else {
+			*r.mark(p) = markReady(p)
+		}
+	}
+	m := r.mark(t)
+	if !atomic.CompareAndSwapUint32(m, r.markFree(t), markReady(t)) {
+		// Only a consumer that found the ring closed writes a mark
+		// besides the producer.
+		if atomic.LoadUint32(m) == markPoison {
 			return ErrClosed
 		}
 		return ErrCorrupt
 	}
+	release.Store64(&r.c.tail, t+n)
 	wake(&r.c.notEmpty)
 	return nil
 }
@@ -319,8 +408,8 @@ func (r *SPSC) sendStalled(w *waiter) error {
 // sendReady is the sender's re-check before sleeping: whether a slot is
 // free or the ring closed, from fresh loads of both positions.
 func (r *SPSC) sendReady() bool {
-	t := atomic.LoadUint64(&r.c.tail)
-	return t&closedBit != 0 || t-atomic.LoadUint64(&r.c.head) < r.slots
+	return atomic.LoadUint32(&r.c.closed) != 0 ||
+		atomic.LoadUint64(&r.c.tail)-atomic.LoadUint64(&r.c.head) < r.slots
 }
 
 // TrySendBatch sends the longest prefix of msgs that fits in the free
@@ -426,28 +515,46 @@ func (r *SPSC) Commit(n int) error {
 	return nil
 }
 
-// avail returns the dequeue position and how many messages follow it,
-// reading tail only when the cached copy shows none. Errors: ErrEmpty,
-// ErrClosed (empty and closed), ErrCorrupt.
-func (r *SPSC) avail() (h, n uint64, err error) {
+// avail returns the dequeue position and how many published messages
+// follow it, up to max (at least 1). A single receive reads the mark at
+// head only; a batch first reads tail, which the producer stores after
+// the marks it covers, and falls back to the mark when tail says nothing
+// is there yet. Errors: ErrEmpty, ErrClosed (empty and closed),
+// ErrCorrupt.
+func (r *SPSC) avail(max int) (h, n uint64, err error) {
 	h = atomic.LoadUint64(&r.c.head)
-	t := r.cons.tail
-	if t-h-1 >= r.slots { // empty by the cache, or the cache is not a lower bound
-		raw := atomic.LoadUint64(&r.c.tail)
-		t = raw & posMask
-		if t < h || t-h > r.slots {
-			return 0, 0, ErrCorrupt
-		}
-		r.cons.tail = t
-		if t == h {
-			if raw&closedBit != 0 {
-				return 0, 0, ErrClosed
+	if max > 1 {
+		// tail may trail head: a receive through the mark can overtake
+		// the producer's store of tail.
+		if t := atomic.LoadUint64(&r.c.tail); t > h {
+			if t-h > r.slots {
+				return 0, 0, ErrCorrupt
 			}
-			return 0, 0, ErrEmpty
+			raceAcquire(&r.c.tail)
+			return h, min(t-h, uint64(max)), nil
 		}
 	}
-	raceAcquire(&r.c.tail)
-	return h, t - h, nil
+	if atomic.LoadUint32(r.mark(h)) == markReady(h) {
+		raceAcquire(&r.c.tail)
+		return h, 1, nil
+	}
+	if atomic.LoadUint32(&r.c.closed) == 0 {
+		return 0, 0, ErrEmpty
+	}
+	// Closed and empty so far: poison the mark at head so that no Send
+	// publishes there from now on, unless one just did.
+	m := r.mark(h)
+	if v := atomic.LoadUint32(m); v != markReady(h) && v != markPoison {
+		atomic.CompareAndSwapUint32(m, v, markPoison)
+	}
+	switch atomic.LoadUint32(m) {
+	case markPoison:
+		return 0, 0, ErrClosed
+	case markReady(h):
+		raceAcquire(&r.c.tail)
+		return h, 1, nil
+	}
+	return 0, 0, ErrCorrupt // another process rewrites the mark
 }
 
 // message returns the message at position h in place, after reading its
@@ -479,7 +586,7 @@ func (r *SPSC) consume(h, n uint64) {
 // length is impossible is consumed and reported as ErrCorrupt. TryRecv
 // cancels a pending Peek.
 func (r *SPSC) TryRecv(buf []byte) (int, error) {
-	h, _, err := r.avail()
+	h, _, err := r.avail(1)
 	if err != nil {
 		return 0, err
 	}
@@ -523,10 +630,11 @@ func (r *SPSC) recvStalled(w *waiter) error {
 }
 
 // recvReady is the receiver's re-check before sleeping: whether a message
-// is there or the ring closed, from fresh loads of both positions (tail
-// carries the closed bit).
+// is there or the ring closed, from fresh loads of head, the mark at head
+// and closed.
 func (r *SPSC) recvReady() bool {
-	return atomic.LoadUint64(&r.c.tail) != atomic.LoadUint64(&r.c.head)
+	h := atomic.LoadUint64(&r.c.head)
+	return atomic.LoadUint32(r.mark(h)) == markReady(h) || atomic.LoadUint32(&r.c.closed) != 0
 }
 
 // TryRecvBatch receives up to len(bufs) waiting messages, releasing their
@@ -541,7 +649,7 @@ func (r *SPSC) TryRecvBatch(bufs [][]byte) (int, error) {
 	if len(bufs) == 0 {
 		return 0, nil
 	}
-	h, avail, err := r.avail()
+	h, avail, err := r.avail(len(bufs))
 	if err != nil {
 		return 0, err
 	}
@@ -593,7 +701,7 @@ func (r *SPSC) RecvBatch(ctx context.Context, bufs [][]byte) (int, error) {
 // cancelling call. The producer does not write a slot it has published, but
 // a hostile process could: copy what must not change under you.
 func (r *SPSC) TryPeek() ([]byte, error) {
-	h, _, err := r.avail()
+	h, _, err := r.avail(1)
 	if err != nil {
 		return nil, err
 	}

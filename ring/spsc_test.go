@@ -2,6 +2,8 @@ package ring
 
 import (
 	"context"
+	"encoding/binary"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -94,4 +96,86 @@ func mustPanic(t *testing.T, want string, fn func()) {
 		}
 	}()
 	fn()
+}
+
+// TestSPSCCloseRace closes the ring while a sender and a receiver run:
+// every Send that returned nil must be received, in order, and the
+// receiver must end with ErrClosed (spsc.go, "Close"; close_model_test.go
+// checks the same on every interleaving of a smaller model). Sends come
+// one at a time and in batches; the receiver uses Recv and RecvBatch.
+func TestSPSCCloseRace(t *testing.T) {
+	rounds := scaled(400, 100, 100)
+	for round := range rounds {
+		r := newTestSPSC(t, 4, 8)
+		var sent atomic.Uint64
+		done := make(chan struct{})
+		go func() { // sender
+			defer close(done)
+			msg := make([]byte, 8)
+			batch := [][]byte{make([]byte, 8), make([]byte, 8), make([]byte, 8)}
+			for i := uint64(0); ; {
+				var n int
+				var err error
+				if round%2 == 0 {
+					binary.NativeEndian.PutUint64(msg, i)
+					err = r.Send(context.Background(), msg)
+					if err == nil {
+						n = 1
+					}
+				} else {
+					for k, b := range batch {
+						binary.NativeEndian.PutUint64(b, i+uint64(k))
+					}
+					n, err = r.SendBatch(context.Background(), batch)
+				}
+				i += uint64(n)
+				sent.Store(i)
+				if err == ErrClosed {
+					return
+				}
+				if err != nil {
+					t.Errorf("round %d: send: %v", round, err)
+					return
+				}
+			}
+		}()
+		go func() { // closer
+			for range round % 40 { // from before the first send to mid-stream
+				runtime.Gosched()
+			}
+			_ = r.Close()
+		}()
+		var got uint64
+		bufs := [][]byte{make([]byte, 8), make([]byte, 8)}
+		for {
+			var n int
+			var err error
+			if round%3 == 0 {
+				n, err = r.RecvBatch(context.Background(), bufs)
+			} else {
+				var l int
+				l, err = r.Recv(context.Background(), bufs[0])
+				bufs[0] = bufs[0][:l]
+				if err == nil {
+					n = 1
+				}
+			}
+			for _, b := range bufs[:n] {
+				if v := binary.NativeEndian.Uint64(b); len(b) != 8 || v != got {
+					t.Fatalf("round %d: message %d holds %d", round, got, v)
+				}
+				got++
+			}
+			if err == ErrClosed {
+				break
+			}
+			if err != nil {
+				t.Fatalf("round %d: recv: %v", round, err)
+			}
+		}
+		<-done
+		if s := sent.Load(); got != s {
+			t.Fatalf("round %d: %d messages sent, %d received", round, s, got)
+		}
+	}
 }

@@ -203,7 +203,7 @@ func TestLsKinds(t *testing.T) {
 		t.Fatalf("ls: %d %s", rc, out)
 	}
 	for _, want := range []string{
-		"ring SPSC v1, 3/8 messages of up to 64 bytes",
+		"ring SPSC v2, 3/8 messages of up to 64 bytes",
 		fmt.Sprintf("rawarray v1 Value<q>, locked by process %d", os.Getpid()),
 		"manager directory v1 page 0 of 1, unlocked",
 	} {
