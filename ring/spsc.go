@@ -163,7 +163,7 @@ func NewSPSC(mem []byte, slots, slotSize int) (*SPSC, error) {
 	// One word per slot: a fresh segment's untouched pages stay untouched
 	// beyond each slot's first one.
 	for i := range uint64(slots) {
-		atomic.StoreUint32(r.mark(i), 0)
+		*r.mark(i) = 0 // NewSPSC runs before any other use of mem
 	}
 	k.publishHeader()
 	return r, nil
