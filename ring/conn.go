@@ -10,6 +10,7 @@ import (
 	"io"
 	"sync"
 
+	"github.com/shmkit/shmkit/internal/stream"
 	"github.com/shmkit/shmkit/shm"
 )
 
@@ -246,7 +247,7 @@ func (c *Conn) sendv(ctx context.Context, bufs [][]byte, total int) error {
 		}
 		n := h
 		for n < len(slot) && b < len(bufs) {
-			k := copy(slot[n:], bufs[b][off:])
+			k := stream.Copy(slot[n:], bufs[b][off:]) // streams a large piece past the cache
 			n, off = n+k, off+k
 			if off == len(bufs[b]) {
 				b, off = b+1, 0

@@ -9,6 +9,7 @@ import (
 	"github.com/shmkit/shmkit/internal/park"
 	"github.com/shmkit/shmkit/internal/race"
 	"github.com/shmkit/shmkit/internal/release"
+	"github.com/shmkit/shmkit/internal/stream"
 )
 
 // SPSC is a bounded single-producer, single-consumer ring of messages in
@@ -274,7 +275,7 @@ func (r *SPSC) space() (t, free uint64, err error) {
 func (r *SPSC) put(t uint64, msg []byte) {
 	s := r.slot(t)
 	binary.NativeEndian.PutUint32(s, uint32(len(msg)))
-	copy(s[spscSlotHeader:], msg)
+	stream.Copy(s[spscSlotHeader:], msg) // streams a large message past the cache
 }
 
 // publish makes positions [t, t+n) visible to the consumer: the marks

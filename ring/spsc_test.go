@@ -1,6 +1,7 @@
 package ring
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"runtime"
@@ -176,6 +177,27 @@ func TestSPSCCloseRace(t *testing.T) {
 		<-done
 		if s := sent.Load(); got != s {
 			t.Fatalf("round %d: %d messages sent, %d received", round, s, got)
+		}
+	}
+}
+
+// TestSPSCLargeMessages sends messages from below to above the length from
+// which Send streams them into the slot (internal/stream), at odd lengths,
+// and checks every byte received.
+func TestSPSCLargeMessages(t *testing.T) {
+	r := newTestSPSC(t, 2, 100<<10)
+	buf := make([]byte, 100<<10)
+	for i, n := range []int{32<<10 - 1, 32 << 10, 32<<10 + 1, 70_001, 100 << 10} {
+		msg := make([]byte, n)
+		for j := range msg {
+			msg[j] = byte(i*31 + j*7)
+		}
+		if err := r.Send(context.Background(), msg); err != nil {
+			t.Fatal(err)
+		}
+		got, err := r.Recv(context.Background(), buf)
+		if err != nil || got != n || !bytes.Equal(buf[:got], msg) {
+			t.Fatalf("message of %d bytes: received %d, %v, equal %v", n, got, err, bytes.Equal(buf[:got], msg))
 		}
 	}
 }
