@@ -960,17 +960,7 @@ func TestShmCorruptSegment(t *testing.T) {
 	for i := range 100 {
 		shmMust(t, d.Set(ctx, strconv.Itoa(i), []byte(strings.Repeat("v", i))))
 	}
-	var seg *shm.Segment
-	ents, _ := os.ReadDir(shm.Dir)
-	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), name+".1.") {
-			seg, err = shm.Open(e.Name(), nil)
-			shmMust(t, err)
-		}
-	}
-	if seg == nil {
-		t.Fatal("no segment for the Dict")
-	}
+	seg := openObjectSegment(t, name)
 	defer seg.Close()
 	mem := seg.Bytes()
 	rng := rand.New(rand.NewPCG(shmSeed(t), 0))
@@ -1212,17 +1202,7 @@ func TestShmCorruptRawDict(t *testing.T) {
 	for i := range int64(200) {
 		shmMust(t, d.Set(ctx, i, i))
 	}
-	var seg *shm.Segment
-	ents, _ := os.ReadDir(shm.Dir)
-	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), name+".1.") {
-			seg, err = shm.Open(e.Name(), nil)
-			shmMust(t, err)
-		}
-	}
-	if seg == nil {
-		t.Fatal("no segment for the Dict")
-	}
+	seg := openObjectSegment(t, name)
 	defer seg.Close()
 	mem := seg.Bytes()
 	rng := rand.New(rand.NewPCG(shmSeed(t), 0))
@@ -1275,4 +1255,20 @@ func TestShmDictRawNoAlloc(t *testing.T) {
 			t.Errorf("%s: %.1f allocations per call, want 0", name, n)
 		}
 	}
+}
+
+// openObjectSegment opens the segment of the first object created in the
+// shm manager name (segment name.1.<generation>), to scribble on it.
+func openObjectSegment(t *testing.T, name string) *shm.Segment {
+	t.Helper()
+	ents, _ := os.ReadDir(shm.Dir)
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), name+".1.") {
+			seg, err := shm.Open(e.Name(), nil)
+			shmMust(t, err)
+			return seg
+		}
+	}
+	t.Fatal("no segment for the object")
+	return nil
 }

@@ -291,6 +291,19 @@ func (l *latencies) pct(p int) time.Duration {
 	return s[len(s)*p/100]
 }
 
+// reportPyPipe reports Python's Pipe round trip (py-p50-ns) and how many
+// times faster a round trip of p50 ns is (x-faster-than-py), or logs why
+// there is no Python baseline.
+func reportPyPipe(b *testing.B, p50 float64) {
+	py, err := pyPipe()
+	if err != nil {
+		b.Logf("no Python baseline: %v", err)
+		return
+	}
+	b.ReportMetric(py["p50_ns"], "py-p50-ns")
+	b.ReportMetric(py["p50_ns"]/p50, "x-faster-than-py")
+}
+
 // pyPipe runs Python's Pipe ping-pong, up to 20,000 round trips in 2 s,
 // once per test binary.
 func pyPipe() (baseline.Result, error) {
@@ -327,13 +340,7 @@ func BenchmarkPingPong(b *testing.B) {
 		b.ReportMetric(cr["p99_ns"], "C-p99-ns")
 		b.ReportMetric(p50/cr["p50_ns"], "x-C-spin")
 	}
-	py, err := pyPipe()
-	if err != nil {
-		b.Logf("no Python baseline: %v", err)
-		return
-	}
-	b.ReportMetric(py["p50_ns"], "py-p50-ns")
-	b.ReportMetric(py["p50_ns"]/p50, "x-faster-than-py")
+	reportPyPipe(b, p50)
 }
 
 // pingPong times b.N round trips of an 8-byte sequence number through send
@@ -939,13 +946,7 @@ func BenchmarkConnPingPong(b *testing.B) {
 		func(buf []byte) (int, error) { return a.RecvInto(ctx, buf) })
 	_ = a.Close()
 	c.MustSucceed(b, childTimeout)
-	py, err := pyPipe()
-	if err != nil {
-		b.Logf("no Python baseline: %v", err)
-		return
-	}
-	b.ReportMetric(py["p50_ns"], "py-p50-ns")
-	b.ReportMetric(py["p50_ns"]/p50, "x-faster-than-py")
+	reportPyPipe(b, p50)
 }
 
 // startConnChild hands peer to a bench-conn child in the given mode and
