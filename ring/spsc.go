@@ -286,9 +286,6 @@ func (r *SPSC) publish(t, n uint64) error {
 		atomic.StoreUint32(&r.c.sendPid, pid)
 		r.prod.pidSet = true
 	}
-	if atomic.LoadUint32(&r.c.closed) != 0 {
-		return ErrClosed // a Commit after Close; a Send checked in space
-	}
 	raceRelease(&r.c.tail)
 	for p := t + 1; p < t+n; p++ {
 		// Plain stores (atomic in race builds): the compare-and-swap
@@ -505,6 +502,9 @@ func (r *SPSC) Commit(n int) error {
 		panic("ring: Commit length out of range")
 	}
 	r.prod.reserved = false
+	if atomic.LoadUint32(&r.c.closed) != 0 {
+		return ErrClosed // closed since Reserve, which checked (sends check in space)
+	}
 	t := r.prod.resPos
 	binary.NativeEndian.PutUint32(r.slot(t), uint32(n))
 	if err := r.publish(t, 1); err != nil {
