@@ -672,12 +672,12 @@ func (r chunkResult[R]) itemErr(i int) error {
 
 // run encodes inputs chunk by chunk, submitting each as soon as it is
 // encoded so workers start while the rest is encoded, and returns the job,
-// its chunk count and size, and a channel of chunk results. The channel
+// its chunk count and a channel of chunk results. The channel
 // holds every chunk's result, so delivering never blocks a worker's
 // goroutines, even when the caller has stopped listening. With into not
 // nil (len(inputs) long), chunk results are decoded straight into it, each
 // at its inputs' place, instead of into slices of their own.
-func run[A, R any](p *Pool, t *Task[A, R], inputs []A, size int, into []R) (*job, int, int, <-chan chunkResult[R], error) {
+func run[A, R any](p *Pool, t *Task[A, R], inputs []A, size int, into []R) (*job, int, <-chan chunkResult[R], error) {
 	size = p.chunkSize(len(inputs), size)
 	n := (len(inputs) + size - 1) / size
 	j := &job{}
@@ -703,10 +703,10 @@ func run[A, R any](p *Pool, t *Task[A, R], inputs []A, size int, into []R) (*job
 		}
 		if err != nil {
 			p.cancel(j)
-			return nil, 0, 0, nil, err
+			return nil, 0, nil, err
 		}
 	}
-	return j, n, size, out, nil
+	return j, n, out, nil
 }
 
 // Map runs task on every input in the pool and returns the results in
@@ -723,7 +723,7 @@ func MapChunked[A, R any](ctx context.Context, p *Pool, task *Task[A, R], inputs
 		return []R{}, nil
 	}
 	results := make([]R, len(inputs))
-	j, nchunks, _, ch, err := run(p, task, inputs, chunkSize, results) // results decoded in place
+	j, nchunks, ch, err := run(p, task, inputs, chunkSize, results) // results decoded in place
 	if err != nil {
 		return nil, err
 	}
@@ -775,7 +775,7 @@ func imap[A, R any](ctx context.Context, p *Pool, task *Task[A, R], inputs []A, 
 		if size <= 0 {
 			size = 1 // Python's imap default
 		}
-		j, nchunks, _, ch, err := run(p, task, inputs, size, nil)
+		j, nchunks, ch, err := run(p, task, inputs, size, nil)
 		if err != nil {
 			yield(zero, err)
 			return
@@ -835,7 +835,7 @@ type AsyncResult[R any] struct {
 // ApplyAsync runs task(arg) in the pool and returns at once.
 func ApplyAsync[A, R any](p *Pool, task *Task[A, R], arg A) *AsyncResult[R] {
 	a := &AsyncResult[R]{done: make(chan struct{})}
-	_, _, _, ch, err := run(p, task, []A{arg}, 1, nil)
+	_, _, ch, err := run(p, task, []A{arg}, 1, nil)
 	if err != nil {
 		a.err = err
 		close(a.done)
